@@ -1,0 +1,48 @@
+/*
+ * What every herod process knows about the daemon it belongs to, and the
+ * entry points of the workers (re-exec'd as "herod -W NAME").
+ */
+#ifndef HEROD_HEROD_H
+#define HEROD_HEROD_H
+
+#include <sys/types.h>
+#include <limits.h>
+
+struct herod_env {
+	int		 foreground;		/* -d */
+	int		 verbose;		/* -v count */
+	int		 sysmode;		/* started as root */
+	char		 confdir[PATH_MAX];	/* -c */
+	char		 statedir[PATH_MAX];	/* -s */
+	char		 rundir[PATH_MAX];	/* -r */
+	char		 user[64];		/* -u worker user */
+	char		 group[64];		/* -G admin group, "" none */
+	uid_t		 worker_uid;		/* resolved from user */
+	gid_t		 worker_gid;
+};
+
+/* Paths below rundir. */
+#define RUN_SOCK	"herod.sock"
+#define RUN_SOCKETS	"sockets"	/* sockets/SERVICE/ per service */
+#define RUN_PIDS	"pids"		/* pids/SERVICE.ACTION.pid */
+#define RUN_NOTIFY	"notify"	/* notify/SERVICE.ACTION (prober) */
+#define RUN_FIFO	"fifo"		/* fifo/SERVICE.ACTION.{out,err} */
+#define STATE_DB	"herod.db"
+
+/* parent/ */
+extern struct herod_env	 herod_env;
+
+/* spawner/spawner.c, prober/prober.c, store/store.c */
+__attribute__((noreturn)) void	spawner_main(struct herod_env *);
+__attribute__((noreturn)) void	prober_main(struct herod_env *);
+__attribute__((noreturn)) void	store_main(struct herod_env *);
+
+/*
+ * common/sandbox.c: drop to the worker user (when root), chroot first if
+ * dir != NULL (root only), then PR_SET_NO_NEW_PRIVS.  fatal() on error.
+ */
+void	sandbox_drop(const struct herod_env *, const char *chroot_dir);
+/* common/sandbox.c: PR_SET_PDEATHSIG so a worker dies with its parent. */
+void	sandbox_die_with_parent(void);
+
+#endif

@@ -1,0 +1,149 @@
+/*
+ * herod logging: one line per call, to stderr with a timestamp in the
+ * foreground (-d), to syslog(3) otherwise.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <syslog.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "log.h"
+
+static int	 log_foreground = 1;
+static int	 log_verbose;
+static char	 log_proc[32] = "herod";
+
+void
+log_init(int foreground, int verbose)
+{
+	log_foreground = foreground;
+	log_verbose = verbose;
+	if (!foreground)
+		openlog("herod", LOG_PID | LOG_NDELAY, LOG_DAEMON);
+	tzset();
+}
+
+void
+log_procinit(const char *procname)
+{
+	if (procname != NULL)
+		snprintf(log_proc, sizeof(log_proc), "%s", procname);
+}
+
+int
+log_getverbose(void)
+{
+	return log_verbose;
+}
+
+static void
+log_line(int pri, const char *msg)
+{
+	struct timespec	 ts;
+	struct tm	 tm;
+	char		 tbuf[32];
+
+	if (!log_foreground) {
+		syslog(pri, "%s: %s", log_proc, msg);
+		return;
+	}
+	clock_gettime(CLOCK_REALTIME, &ts);
+	localtime_r(&ts.tv_sec, &tm);
+	strftime(tbuf, sizeof(tbuf), "%H:%M:%S", &tm);
+	fprintf(stderr, "%s.%03ld %s: %s\n", tbuf, ts.tv_nsec / 1000000,
+	    log_proc, msg);
+	fflush(stderr);
+}
+
+static void
+vlog(int pri, int saved_errno, const char *fmt, va_list ap)
+{
+	char	 msg[2048];
+	size_t	 n;
+
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	if (saved_errno != 0) {
+		n = strlen(msg);
+		snprintf(msg + n, sizeof(msg) - n, ": %s",
+		    strerror(saved_errno));
+	}
+	log_line(pri, msg);
+}
+
+void
+log_warn(const char *fmt, ...)
+{
+	va_list	 ap;
+	int	 saved = errno;
+
+	va_start(ap, fmt);
+	vlog(LOG_WARNING, saved, fmt, ap);
+	va_end(ap);
+	errno = saved;
+}
+
+void
+log_warnx(const char *fmt, ...)
+{
+	va_list	 ap;
+
+	va_start(ap, fmt);
+	vlog(LOG_WARNING, 0, fmt, ap);
+	va_end(ap);
+}
+
+void
+log_info(const char *fmt, ...)
+{
+	va_list	 ap;
+
+	va_start(ap, fmt);
+	vlog(LOG_INFO, 0, fmt, ap);
+	va_end(ap);
+}
+
+void
+log_debug(const char *fmt, ...)
+{
+	va_list	 ap;
+
+	if (log_verbose < 1)
+		return;
+	va_start(ap, fmt);
+	vlog(LOG_DEBUG, 0, fmt, ap);
+	va_end(ap);
+}
+
+/* A structured event: one JSON object on one line. */
+void
+log_event(const char *json)
+{
+	log_line(LOG_NOTICE, json);
+}
+
+void
+fatal(const char *fmt, ...)
+{
+	va_list	 ap;
+	int	 saved = errno;
+
+	va_start(ap, fmt);
+	vlog(LOG_CRIT, saved ? saved : EINVAL, fmt, ap);
+	va_end(ap);
+	exit(1);
+}
+
+void
+fatalx(const char *fmt, ...)
+{
+	va_list	 ap;
+
+	va_start(ap, fmt);
+	vlog(LOG_CRIT, 0, fmt, ap);
+	va_end(ap);
+	exit(1);
+}

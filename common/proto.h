@@ -1,0 +1,243 @@
+/*
+ * Messages between the parent and its workers (spawner, prober, store).
+ * Every payload is a fixed-layout struct without pointers, read with an
+ * exact length check (msg_get_exact), except where noted (raw text).
+ * Strings in structs are NUL terminated; the receiver forces the last
+ * byte to NUL before use (proto_terminate()).
+ */
+#ifndef HEROD_PROTO_H
+#define HEROD_PROTO_H
+
+#include <stdint.h>
+
+#include "config.h"
+
+#define NAME_BUF	72		/* NAME_MAXLEN + NUL, padded */
+#define REASON_BUF	256
+#define WORKER_FD	3		/* parent socket of a re-exec'd worker */
+
+enum proc_id {
+	PROC_PARENT = 0,
+	PROC_SPAWNER,
+	PROC_PROBER,
+	PROC_STORE,
+	PROC_MAX
+};
+
+enum m_type {
+	/* any worker <-> parent */
+	M_WORKER_READY = 1,	/* w->p: sandboxed and listening, no payload */
+	M_CONF_SERVICE,		/* p->spawner,prober: raw service file text */
+	M_CONF_REMOVE,		/* p->spawner,prober: struct m_name */
+	M_CONF_DONE,		/* p->w: all M_CONF_SERVICE sent, no payload */
+	M_CONF_ACK,		/* w->p: reply to M_CONF_DONE, no payload */
+
+	/* spawner */
+	M_SPAWN = 20,		/* p->s: struct m_spawn */
+	M_SPAWNED,		/* s->p: struct m_spawned */
+	M_SPAWN_FAILED,		/* s->p: struct m_failed */
+	M_EXITED,		/* s->p: struct m_exited */
+	M_STOP,			/* p->s: struct m_stop */
+	M_ADOPT,		/* p->s: struct m_spawned (what was recorded) */
+	M_ADOPTED,		/* s->p: struct m_adopted */
+	M_LOGFD,		/* s->p->store: struct m_logfd + fd */
+	M_READYFD,		/* s->p->prober: struct m_ref + fd */
+	M_EXEC_PROBE,		/* prober->p->s: struct m_exec_probe */
+	M_EXEC_PROBE_RESULT,	/* s->p->prober: struct m_probe_result */
+	M_REOPEN_LOGS,		/* p->s: struct m_ref: send M_LOGFDs again */
+
+	/* prober */
+	M_WATCH = 40,		/* p->prober: struct m_watch */
+	M_UNWATCH,		/* p->prober: struct m_ref */
+	M_READY,		/* prober->p: struct m_ready */
+	M_NOTIFY,		/* prober->p: struct m_notify */
+	M_PROBES_ENABLE,	/* p->prober: struct m_probes_enable */
+	M_PROBE_RESULT,		/* prober->p: struct m_probe_result */
+	M_PROBE_NOW,		/* p->prober: struct m_probe_now */
+	M_PROBE_NOW_DONE,	/* prober->p: struct m_probe_now */
+
+	/* store */
+	M_STORE_SERVICE = 60,	/* p->store: struct m_store_service */
+	M_STORE_JOB,		/* p->store: struct m_store_job */
+	M_STORE_EVENT,		/* p->store: raw JSON object text (<= 4 KiB) */
+	M_STORE_LOAD,		/* p->store: no payload */
+	M_STORE_LOAD_SERVICE,	/* store->p: struct m_store_service */
+	M_STORE_LOAD_JOB,	/* store->p: struct m_store_job */
+	M_STORE_LOAD_DONE,	/* store->p: struct m_store_load_done */
+	M_STORE_CLIENT,		/* p->store: fd of a heroctl connection +
+				   struct ctl_request + names (as received) */
+	M_LOG_STATS,		/* store->p: struct m_log_stats */
+	M_STORE_LOGCONF,	/* p->store: struct m_store_logconf */
+};
+
+struct m_name {
+	char		name[NAME_BUF];
+};
+
+/* One instance of an action: service, action, job, restart generation. */
+struct m_ref {
+	char		service[NAME_BUF];
+	char		action[NAME_BUF];
+	uint64_t	job_id;
+	uint32_t	restart_count;
+	uint32_t	pad;
+};
+
+struct m_spawn {
+	struct m_ref	ref;
+	uint32_t	flags;
+#define SPAWN_F_ADOPTING	0x1
+	uint32_t	pad;
+};
+
+struct m_spawned {
+	struct m_ref	ref;
+	int32_t		pid;
+	int32_t		pgid;
+	uint64_t	starttime;	/* field 22 of /proc/PID/stat */
+};
+
+struct m_failed {
+	struct m_ref	ref;
+	int32_t		error;		/* errno, or 0 */
+	uint32_t	pad;
+	char		reason[REASON_BUF];
+};
+
+struct m_exited {
+	struct m_ref	ref;
+	int32_t		pid;
+	int32_t		wstatus;	/* as from waitpid(2) */
+	uint32_t	known;		/* 0: adopted process, status unknown */
+	uint32_t	pad;
+};
+
+struct m_stop {
+	struct m_ref	ref;
+	int32_t		pid;
+	int32_t		signal;
+	uint32_t	timeout_ms;
+	uint32_t	pad;
+};
+
+struct m_adopted {
+	struct m_ref	ref;
+	int32_t		pid;
+	uint32_t	ok;		/* 1: alive with that start time */
+};
+
+struct m_logfd {
+	struct m_ref	ref;
+	uint32_t	stream;		/* 1 stdout, 2 stderr */
+	uint32_t	pad;
+};
+
+struct m_exec_probe {
+	char		service[NAME_BUF];
+	char		probe[NAME_BUF];
+	uint32_t	seq;
+	uint32_t	timeout_ms;
+};
+
+struct m_watch {
+	struct m_ref	ref;
+	int32_t		pid;
+	int32_t		pgid;
+	uint32_t	mode;		/* enum ready_mode */
+	uint32_t	watchdog_ms;
+	uint32_t	adopted;	/* 1: re-establish, do not expect fd */
+	uint32_t	pad;
+};
+
+struct m_ready {
+	struct m_ref	ref;
+	uint32_t	ready;		/* 1 ready, 0 no longer ready */
+	uint32_t	pad;
+	char		reason[REASON_BUF];
+};
+
+enum notify_what {
+	NOTIFY_STATUS = 1,	/* text */
+	NOTIFY_STOPPING,
+	NOTIFY_EXTEND_TIMEOUT,	/* value: microseconds */
+	NOTIFY_ERRNO,		/* value: errno */
+	NOTIFY_WATCHDOG_MISSED,	/* value: ms since last WATCHDOG=1 */
+	NOTIFY_WATCHDOG,	/* a WATCHDOG=1 was seen */
+};
+
+struct m_notify {
+	struct m_ref	ref;
+	uint32_t	what;
+	uint32_t	pad;
+	uint64_t	value;
+	char		text[REASON_BUF];
+};
+
+struct m_probes_enable {
+	char		service[NAME_BUF];
+	uint32_t	enable;
+	uint32_t	pad;
+};
+
+struct m_probe_result {
+	char		service[NAME_BUF];
+	char		probe[NAME_BUF];
+	uint32_t	seq;		/* 0 periodic, else M_PROBE_NOW seq */
+	uint32_t	ok;
+	uint64_t	duration_us;
+	char		error[REASON_BUF];
+};
+
+struct m_probe_now {
+	char		service[NAME_BUF];
+	uint32_t	seq;
+	uint32_t	pad;
+};
+
+enum intent {
+	INTENT_DOWN = 0,	/* stopped by the operator, or never started */
+	INTENT_UP = 1,		/* should be running */
+	INTENT_FAILED = 2,	/* gave up; stays failed until start */
+};
+
+struct m_store_service {
+	char		name[NAME_BUF];
+	uint32_t	intent;
+	uint32_t	pad;
+	uint64_t	run_id;		/* current run, 0 if none */
+};
+
+struct m_store_job {
+	struct m_ref	ref;
+	uint64_t	run_id;
+	int32_t		pid;		/* 0 when not running */
+	int32_t		pgid;
+	uint64_t	starttime;
+	uint32_t	state;		/* enum action_state (state.h) */
+	int32_t		wstatus;	/* last exit, -1 none */
+	int64_t		updated_ms;	/* wall clock, ms */
+};
+
+struct m_store_load_done {
+	uint64_t	max_job_id;
+	uint64_t	max_run_id;
+};
+
+struct m_log_stats {
+	char		service[NAME_BUF];
+	char		action[NAME_BUF];
+	uint64_t	written;	/* lines received */
+	uint64_t	dropped;	/* lines dropped under pressure */
+};
+
+struct m_store_logconf {
+	char		service[NAME_BUF];
+	uint64_t	max_bytes;
+	uint32_t	keep_restarts;
+	uint32_t	pad;
+};
+
+/* Force NUL termination of a fixed buffer received from a peer. */
+#define proto_terminate(buf)	((buf)[sizeof(buf) - 1] = '\0')
+
+#endif

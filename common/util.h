@@ -1,0 +1,33 @@
+/* Small helpers shared by all herod programs. */
+#ifndef HEROD_UTIL_H
+#define HEROD_UTIL_H
+
+#include <sys/types.h>
+#include <stddef.h>
+#include <stdint.h>
+
+int64_t		 now_ms(void);		/* CLOCK_MONOTONIC */
+int64_t		 now_us(void);		/* CLOCK_MONOTONIC */
+int64_t		 wall_ms(void);		/* CLOCK_REALTIME */
+int		 set_nonblock(int);
+int		 set_cloexec(int);
+/*
+ * Field 22 of /proc/PID/stat (start time in clock ticks since boot) and
+ * the process group (field 5).  0 on success, -1 if the process is gone
+ * or unreadable.
+ */
+int		 proc_stat(pid_t, uint64_t *starttime, pid_t *pgid,
+		    pid_t *ppid, char *comm, size_t commlen);
+/* Alive and, if starttime != 0, with that start time (not a zombie). */
+int		 proc_alive(pid_t, uint64_t starttime);
+/* mkdir -p with mode for the last component; 0 or -1. */
+int		 mkdir_p(const char *, mode_t);
+/* Write a whole buffer; retries EINTR.  0 or -1. */
+int		 write_all(int, const void *, size_t);
+/* Atomic small file write: tmp + rename.  0 or -1. */
+int		 write_file_atomic(const char *, const char *, size_t,
+		    mode_t);
+/* Uniform random in [0, n). */
+uint32_t	 rand_below(uint32_t);
+
+#endif
