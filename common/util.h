@@ -6,6 +6,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#ifndef nitems
+#define nitems(a)	(sizeof(a) / sizeof((a)[0]))
+#endif
+
 int64_t		 now_ms(void);		/* CLOCK_MONOTONIC */
 int64_t		 now_us(void);		/* CLOCK_MONOTONIC */
 int64_t		 wall_ms(void);		/* CLOCK_REALTIME */

@@ -1,0 +1,167 @@
+/* herod: parent.  Control socket, configuration, the state machine. */
+#ifndef HEROD_PARENT_H
+#define HEROD_PARENT_H
+
+#include <sys/queue.h>
+#include <sys/tree.h>
+#include <sys/types.h>
+
+#include <event2/event.h>
+#include <yajl/yajl_gen.h>
+
+#include "config.h"
+#include "ctl.h"
+#include "herod.h"
+#include "proto.h"
+#include "state.h"
+
+struct msgev;
+struct client;
+
+struct act {
+	struct svc		*svc;
+	struct action_conf	*conf;
+	enum action_state	 state;
+	char			 reason[REASON_BUF];
+	uint64_t		 job_id;
+	uint32_t		 restart_count;
+	pid_t			 pid;
+	pid_t			 pgid;
+	uint64_t		 starttime;
+	int64_t			 started_ms;	/* monotonic, last spawn */
+	int64_t			 running_since;	/* monotonic, 0 = not */
+	int			 ready;
+	int			 spawn_pending;	/* M_SPAWN sent */
+	char			 status_text[REASON_BUF];
+	int			 has_exit;
+	int			 exit_known;
+	int			 wstatus;
+	uint32_t		 cur_delay_ms;
+	int64_t			*restart_times;	/* ring, monotonic ms */
+	size_t			 nrestart_times;
+	int			 then;		/* after stop: THEN_* */
+#define THEN_NOTHING	0
+#define THEN_RESTART	1	/* respawn, restart_count + 1 */
+#define THEN_FAIL	2	/* watchdog etc.: apply policy */
+	char			 then_reason[REASON_BUF];
+	struct event		*ev_timer;	/* backoff / ready timeout */
+	int			 timer_kind;
+#define TIMER_NONE	0
+#define TIMER_BACKOFF	1
+#define TIMER_READY	2
+	uint64_t		 logs_written;
+	uint64_t		 logs_dropped;
+	int			 adopting;	/* M_ADOPT sent */
+};
+
+struct probe_st {
+	struct probe_conf	*conf;
+	int			 ok;		/* -1 unknown */
+	uint32_t		 failures;	/* consecutive, counted */
+	uint32_t		 successes;	/* consecutive */
+	int			 at_threshold;
+	int64_t			 grace_until;	/* monotonic ms */
+	char			 last_error[REASON_BUF];
+};
+
+struct svc {
+	RB_ENTRY(svc)		 entry;
+	char			 name[NAME_MAXLEN + 1];
+	struct service_conf	*conf;
+	struct act		*acts;
+	size_t			 nacts;
+	struct probe_st		*probes;
+	size_t			 nprobes;
+	enum service_state	 state;
+	char			 reason[REASON_BUF];
+	enum intent		 intent;
+	uint64_t		 run_id;
+	int			 was_running;
+	int			 probes_enabled;
+	int			 removing;	/* reload: stop, then drop */
+	int			 replacing;	/* reload: stop, then start */
+	int			 shutdown_sent;
+	struct service_conf	*next_conf;	/* reload: after stop */
+};
+RB_HEAD(svc_tree, svc);
+RB_PROTOTYPE(svc_tree, svc, entry, svc_cmp);
+
+struct parent {
+	struct event_base	*base;
+	struct svc_tree		 svcs;
+	size_t			 nsvcs;
+	uint64_t		 next_job_id;
+	uint64_t		 next_run_id;
+	int			 started;	/* services started */
+	int			 shutting_down;
+	int			 keep_services;
+	uint32_t		 probe_seq;
+};
+extern struct parent	 pt;
+
+/* proc.c: workers */
+void		 proc_init(char *argv0);
+void		 proc_start_all(void);
+int		 proc_send(enum proc_id, uint32_t, int, const void *, size_t);
+int		 proc_ready(enum proc_id);
+void		 proc_reap(void);
+void		 proc_stop_all(void);
+void		 proc_push_service(struct service_conf *);
+void		 proc_push_remove(const char *);
+
+/* svc.c: the state machine */
+struct svc	*svc_find(const char *);
+struct svc	*svc_add(struct service_conf *);
+void		 svc_remove(struct svc *);
+void		 svc_start(struct svc *);
+void		 svc_stop(struct svc *);
+void		 svc_restart(struct svc *);
+void		 svc_update(struct svc *);
+void		 svc_start_autostart(void);
+int		 svc_all_stopped(void);
+void		 svc_stop_all(void);
+struct act	*act_find_ref(const struct m_ref *, int exact);
+struct act	*act_find_pid(pid_t);
+void		 act_spawned(const struct m_spawned *);
+void		 act_spawn_failed(const struct m_failed *);
+void		 act_exited(const struct m_exited *);
+void		 act_adopted(const struct m_adopted *);
+void		 act_ready(const struct m_ready *);
+void		 act_notify(const struct m_notify *);
+void		 svc_probe_result(const struct m_probe_result *);
+void		 svc_log_stats(const struct m_log_stats *);
+void		 svc_resync(enum proc_id);
+void		 svc_load_record(const struct m_store_service *);
+void		 svc_load_job(const struct m_store_job *);
+void		 svc_load_done(const struct m_store_load_done *);
+void		 act_store(struct act *);
+void		 svc_store(struct svc *);
+void		 act_ref(struct act *, struct m_ref *);
+
+/* events.c */
+void		 event_state(struct act *);
+void		 event_service(struct svc *);
+void		 event_emit(yajl_gen);
+yajl_gen	 event_begin(const char *, const char *);
+void		 event_probe(struct svc *, struct probe_st *, int);
+void		 event_spawn(struct act *);
+void		 event_exit(struct act *, int, int);
+
+/* control.c */
+void		 control_init(void);
+void		 control_cleanup(void);
+void		 control_state_changed(struct svc *);
+void		 control_probe_done(const struct m_probe_now *);
+void		 control_worker_lost(enum proc_id);
+
+/* status.c */
+void		 status_service(yajl_gen, struct svc *);
+void		 gen_str(yajl_gen, const char *);
+void		 gen_kv(yajl_gen, const char *, const char *);
+void		 gen_kint(yajl_gen, const char *, long long);
+
+/* reload.c */
+int		 reload_config(yajl_gen, char *, size_t);
+int		 config_initial(void);
+
+#endif

@@ -1,0 +1,1403 @@
+/*
+ * The service state machine.  Action states move on messages from the
+ * workers (spawned, exited, ready, probe results); the service state is
+ * computed from its actions and probes, never from a bare pid.
+ */
+#include <sys/types.h>
+#include <sys/wait.h>
+
+#include <errno.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+
+#include "herod.h"
+#include "log.h"
+#include "msg.h"
+#include "parent.h"
+#include "util.h"
+
+#define RESTART_RING_MAX	1024
+#define LOAD_TIMEOUT_S		10
+
+static int	 store_loaded;
+static struct event *ev_load_timeout;
+
+static void	act_spawn(struct act *);
+static void	act_set(struct act *, enum action_state, const char *, ...)
+		    __attribute__((format(printf, 3, 4)));
+static void	act_kill(struct act *, int, const char *);
+static void	act_failure(struct act *, const char *);
+static void	act_schedule_restart(struct act *, const char *);
+static void	svc_kick(void);
+static void	svc_stop_progress(void);
+static void	maybe_start(void);
+
+static int
+svc_cmp(struct svc *a, struct svc *b)
+{
+	return strcmp(a->name, b->name);
+}
+RB_GENERATE(svc_tree, svc, entry, svc_cmp);
+
+struct svc *
+svc_find(const char *name)
+{
+	struct svc	 key;
+
+	if (strlcpy(key.name, name, sizeof(key.name)) >= sizeof(key.name))
+		return NULL;
+	return RB_FIND(svc_tree, &pt.svcs, &key);
+}
+
+static void
+svc_bind_conf(struct svc *s, struct service_conf *sc)
+{
+	size_t	 i, ring;
+
+	s->conf = sc;
+	s->nacts = sc->nactions;
+	if ((s->acts = calloc(s->nacts, sizeof(*s->acts))) == NULL)
+		fatal("%s: calloc", __func__);
+	for (i = 0; i < s->nacts; i++) {
+		s->acts[i].svc = s;
+		s->acts[i].conf = &sc->actions[i];
+		s->acts[i].cur_delay_ms = sc->actions[i].restart_delay_ms;
+		ring = sc->actions[i].restart_max + 1;
+		if (ring > RESTART_RING_MAX)
+			ring = RESTART_RING_MAX;
+		s->acts[i].restart_times = calloc(ring, sizeof(int64_t));
+		if (s->acts[i].restart_times == NULL)
+			fatal("%s: calloc", __func__);
+	}
+	s->nprobes = sc->nprobes;
+	s->probes = calloc(s->nprobes ? s->nprobes : 1, sizeof(*s->probes));
+	if (s->probes == NULL)
+		fatal("%s: calloc", __func__);
+	for (i = 0; i < s->nprobes; i++) {
+		s->probes[i].conf = &sc->probes[i];
+		s->probes[i].ok = -1;
+	}
+}
+
+static void
+svc_unbind_conf(struct svc *s)
+{
+	size_t	 i;
+
+	for (i = 0; i < s->nacts; i++) {
+		if (s->acts[i].ev_timer != NULL)
+			event_free(s->acts[i].ev_timer);
+		free(s->acts[i].restart_times);
+	}
+	free(s->acts);
+	free(s->probes);
+	s->acts = NULL;
+	s->probes = NULL;
+	s->nacts = s->nprobes = 0;
+	service_conf_free(s->conf);
+	s->conf = NULL;
+}
+
+struct svc *
+svc_add(struct service_conf *sc)
+{
+	struct svc	*s;
+
+	if ((s = calloc(1, sizeof(*s))) == NULL)
+		fatal("%s: calloc", __func__);
+	strlcpy(s->name, sc->name, sizeof(s->name));
+	svc_bind_conf(s, sc);
+	s->state = SS_STOPPED;
+	s->intent = INTENT_DOWN;
+	RB_INSERT(svc_tree, &pt.svcs, s);
+	pt.nsvcs++;
+	return s;
+}
+
+void
+svc_remove(struct svc *s)
+{
+	RB_REMOVE(svc_tree, &pt.svcs, s);
+	pt.nsvcs--;
+	svc_unbind_conf(s);
+	if (s->next_conf != NULL)
+		service_conf_free(s->next_conf);
+	free(s);
+}
+
+/* Swap in a new configuration of a stopped service (reload). */
+static void
+svc_rebind(struct svc *s, struct service_conf *sc)
+{
+	svc_unbind_conf(s);
+	svc_bind_conf(s, sc);
+}
+
+void
+act_ref(struct act *a, struct m_ref *r)
+{
+	memset(r, 0, sizeof(*r));
+	strlcpy(r->service, a->svc->name, sizeof(r->service));
+	strlcpy(r->action, a->conf->name, sizeof(r->action));
+	r->job_id = a->job_id;
+	r->restart_count = a->restart_count;
+}
+
+static struct act *
+act_by_name(struct svc *s, const char *name)
+{
+	size_t	 i;
+
+	for (i = 0; i < s->nacts; i++)
+		if (strcmp(s->acts[i].conf->name, name) == 0)
+			return &s->acts[i];
+	return NULL;
+}
+
+/* exact: job_id and restart_count must match the current instance. */
+struct act *
+act_find_ref(const struct m_ref *r, int exact)
+{
+	struct svc	*s;
+	struct act	*a;
+
+	if ((s = svc_find(r->service)) == NULL ||
+	    (a = act_by_name(s, r->action)) == NULL)
+		return NULL;
+	if (exact && (a->job_id != r->job_id ||
+	    a->restart_count != r->restart_count))
+		return NULL;
+	return a;
+}
+
+struct act *
+act_find_pid(pid_t pid)
+{
+	struct svc	*s;
+	size_t		 i;
+
+	RB_FOREACH(s, svc_tree, &pt.svcs)
+		for (i = 0; i < s->nacts; i++)
+			if (s->acts[i].pid == pid)
+				return &s->acts[i];
+	return NULL;
+}
+
+void
+act_store(struct act *a)
+{
+	struct m_store_job	 j;
+
+	memset(&j, 0, sizeof(j));
+	act_ref(a, &j.ref);
+	j.run_id = a->svc->run_id;
+	j.pid = a->pid;
+	j.pgid = a->pgid;
+	j.starttime = a->starttime;
+	j.state = a->state;
+	j.wstatus = a->has_exit ? a->wstatus : -1;
+	j.updated_ms = wall_ms();
+	if (a->job_id != 0)
+		proc_send(PROC_STORE, M_STORE_JOB, -1, &j, sizeof(j));
+}
+
+void
+svc_store(struct svc *s)
+{
+	struct m_store_service	 r;
+
+	memset(&r, 0, sizeof(r));
+	strlcpy(r.name, s->name, sizeof(r.name));
+	r.intent = s->intent;
+	r.run_id = s->run_id;
+	proc_send(PROC_STORE, M_STORE_SERVICE, -1, &r, sizeof(r));
+}
+
+static void
+act_timer_stop(struct act *a)
+{
+	if (a->ev_timer != NULL)
+		evtimer_del(a->ev_timer);
+	a->timer_kind = TIMER_NONE;
+}
+
+static void	act_timer_cb(int, short, void *);
+
+static void
+act_timer_start(struct act *a, int kind, uint64_t ms)
+{
+	struct timeval	 tv;
+
+	if (a->ev_timer == NULL &&
+	    (a->ev_timer = evtimer_new(pt.base, act_timer_cb, a)) == NULL)
+		fatalx("%s: evtimer_new", __func__);
+	tv.tv_sec = (time_t)(ms / 1000);
+	tv.tv_usec = (suseconds_t)((ms % 1000) * 1000);
+	a->timer_kind = kind;
+	evtimer_add(a->ev_timer, &tv);
+}
+
+static void
+act_set(struct act *a, enum action_state st, const char *fmt, ...)
+{
+	char	 reason[REASON_BUF];
+	va_list	 ap;
+
+	reason[0] = '\0';
+	if (fmt != NULL) {
+		va_start(ap, fmt);
+		vsnprintf(reason, sizeof(reason), fmt, ap);
+		va_end(ap);
+	}
+	if (a->state == st && strcmp(a->reason, reason) == 0)
+		return;
+	if (st == AS_RUNNING && a->state != AS_RUNNING)
+		a->running_since = now_ms();
+	else if (st != AS_RUNNING)
+		a->running_since = 0;
+	a->state = st;
+	strlcpy(a->reason, reason, sizeof(a->reason));
+	event_state(a);
+	act_store(a);
+}
+
+static int
+probe_covers(struct probe_st *p, struct act *a)
+{
+	size_t	 i;
+
+	if (p->conf->actions.n == 0)
+		return a->conf->kind == KIND_PROCESS;
+	for (i = 0; i < p->conf->actions.n; i++)
+		if (strcmp(p->conf->actions.v[i], a->conf->name) == 0)
+			return 1;
+	return 0;
+}
+
+static int
+act_done(struct act *a)
+{
+	if (a->conf->kind == KIND_ONESHOT)
+		return a->state == AS_EXITED;
+	return a->state == AS_RUNNING;
+}
+
+/* NULL when a may start now, else the name it waits for. */
+static const char *
+act_waits_for(struct act *a)
+{
+	struct svc	*d;
+	struct act	*b;
+	size_t		 i;
+
+	for (i = 0; i < a->svc->conf->after.n; i++) {
+		d = svc_find(a->svc->conf->after.v[i]);
+		if (d != NULL && d->state != SS_RUNNING)
+			return a->svc->conf->after.v[i];
+	}
+	for (i = 0; i < a->conf->after.n; i++) {
+		b = act_by_name(a->svc, a->conf->after.v[i]);
+		if (b != NULL && !act_done(b))
+			return a->conf->after.v[i];
+	}
+	return NULL;
+}
+
+static void
+act_try_start(struct act *a)
+{
+	const char	*w;
+
+	if (a->state != AS_WAITING)
+		return;
+	if ((w = act_waits_for(a)) != NULL) {
+		act_set(a, AS_WAITING, "waiting for %s", w);
+		return;
+	}
+	act_spawn(a);
+}
+
+static void
+act_spawn(struct act *a)
+{
+	struct m_spawn	 m;
+
+	act_timer_stop(a);
+	a->pid = 0;
+	a->ready = 0;
+	a->then = THEN_NOTHING;
+	a->status_text[0] = '\0';
+	a->started_ms = now_ms();
+	act_set(a, AS_STARTING, NULL);
+	memset(&m, 0, sizeof(m));
+	act_ref(a, &m.ref);
+	a->spawn_pending = proc_send(PROC_SPAWNER, M_SPAWN, -1, &m,
+	    sizeof(m)) == 0;
+}
+
+static void
+act_kill(struct act *a, int then, const char *why)
+{
+	struct m_stop	 m;
+
+	act_timer_stop(a);
+	a->then = then;
+	strlcpy(a->then_reason, why ? why : "", sizeof(a->then_reason));
+	act_set(a, AS_STOPPING, "%s", why ? why : "");
+	memset(&m, 0, sizeof(m));
+	act_ref(a, &m.ref);
+	m.pid = a->pid;
+	m.signal = a->conf->stop_signal;
+	m.timeout_ms = a->conf->stop_timeout_ms;
+	proc_send(PROC_SPAWNER, M_STOP, -1, &m, sizeof(m));
+}
+
+static void
+act_stop(struct act *a)
+{
+	act_timer_stop(a);
+	if (a->pid > 0 || a->spawn_pending) {
+		if (a->state != AS_STOPPING || a->then != THEN_NOTHING)
+			act_kill(a, THEN_NOTHING, NULL);
+		return;
+	}
+	if (a->state != AS_STOPPED)
+		act_set(a, AS_STOPPED, NULL);
+}
+
+static void
+act_new_job(struct act *a)
+{
+	a->job_id = pt.next_job_id++;
+	a->restart_count = 0;
+	a->nrestart_times = 0;
+	a->cur_delay_ms = a->conf->restart_delay_ms;
+	a->has_exit = 0;
+	a->logs_written = a->logs_dropped = 0;
+}
+
+void
+svc_start(struct svc *s)
+{
+	size_t	 i;
+	int	 fresh = 1;
+
+	if (s->removing)
+		return;
+	for (i = 0; i < s->nacts; i++)
+		if (s->acts[i].pid > 0 || s->acts[i].state == AS_STOPPING)
+			fresh = 0;
+	if (s->intent == INTENT_UP && !fresh &&
+	    (s->state == SS_RUNNING || s->state == SS_STARTING))
+		return;
+	s->intent = INTENT_UP;
+	if (fresh) {
+		s->run_id = pt.next_run_id++;
+		s->was_running = 0;
+	}
+	svc_store(s);
+	for (i = 0; i < s->nprobes; i++) {
+		s->probes[i].failures = s->probes[i].successes = 0;
+		s->probes[i].at_threshold = 0;
+		s->probes[i].ok = -1;
+	}
+	for (i = 0; i < s->nacts; i++) {
+		struct act *a = &s->acts[i];
+
+		if (!fresh && (a->pid > 0 || a->state == AS_STOPPING ||
+		    a->state == AS_BACKOFF))
+			continue;
+		if (fresh)
+			act_new_job(a);
+		else {
+			a->restart_count++;
+			a->nrestart_times = 0;
+			a->cur_delay_ms = a->conf->restart_delay_ms;
+		}
+		a->state = AS_WAITING;
+		a->reason[0] = '\0';
+	}
+	for (i = 0; i < s->nacts; i++)
+		act_try_start(&s->acts[i]);
+	svc_update(s);
+}
+
+static void
+svc_stop_internal(struct svc *s, int record)
+{
+	size_t	 i;
+
+	s->intent = INTENT_DOWN;
+	if (record)
+		svc_store(s);
+	if (s->probes_enabled) {
+		struct m_probes_enable	 pe;
+
+		memset(&pe, 0, sizeof(pe));
+		strlcpy(pe.service, s->name, sizeof(pe.service));
+		proc_send(PROC_PROBER, M_PROBES_ENABLE, -1, &pe, sizeof(pe));
+		s->probes_enabled = 0;
+	}
+	for (i = s->nacts; i > 0; i--)
+		act_stop(&s->acts[i - 1]);
+	svc_update(s);
+}
+
+void
+svc_stop(struct svc *s)
+{
+	svc_stop_internal(s, 1);
+}
+
+void
+svc_restart(struct svc *s)
+{
+	size_t	 i;
+	int	 up = 0;
+
+	for (i = 0; i < s->nacts; i++)
+		if (s->acts[i].pid > 0 || s->acts[i].spawn_pending ||
+		    s->acts[i].state == AS_STOPPING)
+			up = 1;
+	if (!up) {
+		svc_start(s);
+		return;
+	}
+	s->replacing = 1;
+	svc_stop(s);
+}
+
+static void
+probes_enable(struct svc *s)
+{
+	struct m_probes_enable	 pe;
+
+	if (s->nprobes == 0 || s->probes_enabled)
+		return;
+	memset(&pe, 0, sizeof(pe));
+	strlcpy(pe.service, s->name, sizeof(pe.service));
+	pe.enable = 1;
+	if (proc_send(PROC_PROBER, M_PROBES_ENABLE, -1, &pe,
+	    sizeof(pe)) == 0)
+		s->probes_enabled = 1;
+}
+
+static void
+act_watch(struct act *a, int adopted)
+{
+	struct m_watch	 w;
+
+	if (a->conf->ready_mode != READY_FILE &&
+	    a->conf->ready_mode != READY_NOTIFY &&
+	    a->conf->ready_mode != READY_FD)
+		return;
+	memset(&w, 0, sizeof(w));
+	act_ref(a, &w.ref);
+	w.pid = a->pid;
+	w.pgid = a->pgid;
+	w.mode = a->conf->ready_mode;
+	w.watchdog_ms = a->conf->watchdog_ms;
+	w.adopted = adopted;
+	proc_send(PROC_PROBER, M_WATCH, -1, &w, sizeof(w));
+}
+
+static void
+act_unwatch(struct act *a)
+{
+	struct m_ref	 r;
+
+	act_ref(a, &r);
+	proc_send(PROC_PROBER, M_UNWATCH, -1, &r, sizeof(r));
+}
+
+static void
+act_grace(struct act *a)
+{
+	struct svc	*s = a->svc;
+	size_t		 i;
+
+	for (i = 0; i < s->nprobes; i++)
+		if (probe_covers(&s->probes[i], a))
+			s->probes[i].grace_until = now_ms() +
+			    s->probes[i].conf->grace_ms;
+}
+
+void
+act_spawned(const struct m_spawned *m)
+{
+	struct act	*a;
+
+	if ((a = act_find_ref(&m->ref, 1)) == NULL || a->pid != 0 ||
+	    !a->spawn_pending) {
+		log_debug("%s: stale spawn of %s/%s pid %d", __func__,
+		    m->ref.service, m->ref.action, m->pid);
+		return;
+	}
+	a->spawn_pending = 0;
+	a->pid = m->pid;
+	a->pgid = m->pgid;
+	a->starttime = m->starttime;
+	a->started_ms = now_ms();
+	event_spawn(a);
+	if (a->state == AS_STOPPING) {
+		/* stopped while starting: M_STOP already on its way */
+		act_store(a);
+		return;
+	}
+	act_grace(a);
+	probes_enable(a->svc);
+	if (a->conf->kind == KIND_ONESHOT ||
+	    a->conf->ready_mode != READY_NONE) {
+		act_watch(a, 0);
+		if (a->conf->kind == KIND_PROCESS)
+			act_timer_start(a, TIMER_READY,
+			    a->conf->ready_timeout_ms);
+		act_store(a);
+		svc_update(a->svc);
+		return;
+	}
+	a->ready = 1;
+	act_set(a, AS_RUNNING, NULL);
+	svc_update(a->svc);
+}
+
+void
+act_spawn_failed(const struct m_failed *f)
+{
+	struct act	*a;
+
+	if ((a = act_find_ref(&f->ref, 1)) == NULL || !a->spawn_pending)
+		return;
+	a->spawn_pending = 0;
+	a->pid = 0;
+	if (a->state == AS_STOPPING) {
+		act_set(a, AS_STOPPED, NULL);
+		svc_update(a->svc);
+		return;
+	}
+	log_warnx("%s/%s: %s", a->svc->name, a->conf->name, f->reason);
+	if (f->error == EADDRINUSE || f->error == EBUSY)
+		act_failure(a, f->reason);
+	else
+		act_set(a, AS_FAILED, "%s", f->reason);
+	svc_update(a->svc);
+}
+
+static void
+exit_desc(char *buf, size_t len, int known, int st)
+{
+	if (!known)
+		snprintf(buf, len, "exited (status unknown)");
+	else if (WIFEXITED(st))
+		snprintf(buf, len, "exited with status %d", WEXITSTATUS(st));
+	else if (WIFSIGNALED(st))
+		snprintf(buf, len, "killed by signal %s",
+		    config_signal_name(WTERMSIG(st)));
+	else
+		snprintf(buf, len, "ended (status %d)", st);
+}
+
+static void
+act_failure(struct act *a, const char *why)
+{
+	if (a->conf->restart_policy == RESTART_NEVER) {
+		act_set(a, AS_FAILED, "%s", why);
+		return;
+	}
+	act_schedule_restart(a, why);
+}
+
+static void
+act_schedule_restart(struct act *a, const char *why)
+{
+	struct action_conf	*c = a->conf;
+	int64_t			 now = now_ms(), win;
+	size_t			 i, n, ring;
+	uint32_t		 delay;
+
+	win = (int64_t)c->restart_window_s * 1000;
+	if (a->running_since != 0 && now - a->running_since >= win) {
+		a->cur_delay_ms = c->restart_delay_ms;
+		a->nrestart_times = 0;
+	}
+	ring = c->restart_max + 1 > RESTART_RING_MAX ? RESTART_RING_MAX :
+	    c->restart_max + 1;
+	for (i = n = 0; i < a->nrestart_times; i++)
+		if (now - a->restart_times[i] < win)
+			a->restart_times[n++] = a->restart_times[i];
+	a->nrestart_times = n;
+	if (c->restart_max > 0 && n >= c->restart_max) {
+		act_set(a, AS_FAILED, "restart limit reached (%u in %u s): %s",
+		    c->restart_max, c->restart_window_s, why);
+		return;
+	}
+	if (a->nrestart_times == ring) {
+		memmove(a->restart_times, a->restart_times + 1,
+		    (ring - 1) * sizeof(int64_t));
+		a->nrestart_times--;
+	}
+	a->restart_times[a->nrestart_times++] = now;
+	delay = a->cur_delay_ms;
+	if (delay > 0)
+		delay += rand_below(delay / 4 + 1);
+	if (a->cur_delay_ms < c->restart_max_delay_ms) {
+		a->cur_delay_ms = a->cur_delay_ms * 2 > c->restart_max_delay_ms ?
+		    c->restart_max_delay_ms : a->cur_delay_ms * 2;
+	}
+	if (delay == 0) {
+		a->restart_count++;
+		act_spawn(a);
+		return;
+	}
+	act_set(a, AS_BACKOFF, "%s; restart in %u ms", why, delay);
+	act_timer_start(a, TIMER_BACKOFF, delay);
+}
+
+static void
+act_timer_cb(int fd, short ev, void *arg)
+{
+	struct act	*a = arg;
+	char		 why[REASON_BUF];
+	int		 kind = a->timer_kind;
+
+	a->timer_kind = TIMER_NONE;
+	if (kind == TIMER_BACKOFF && a->state == AS_BACKOFF) {
+		a->restart_count++;
+		act_spawn(a);
+	} else if (kind == TIMER_READY && a->state == AS_STARTING &&
+	    a->pid > 0) {
+		snprintf(why, sizeof(why), "not ready after %u ms",
+		    a->conf->ready_timeout_ms);
+		log_warnx("%s/%s: %s", a->svc->name, a->conf->name, why);
+		act_kill(a, THEN_FAIL, why);
+	}
+	svc_update(a->svc);
+}
+
+/* What comes after an instance ended. */
+static void
+act_after_exit(struct act *a, int known, int st)
+{
+	char	 desc[REASON_BUF], why[REASON_BUF];
+	int	 then = a->then;
+
+	exit_desc(desc, sizeof(desc), known, st);
+	a->then = THEN_NOTHING;
+	if (a->state == AS_STOPPING) {
+		if (then == THEN_RESTART) {
+			act_schedule_restart(a, a->then_reason);
+			return;
+		}
+		if (then == THEN_FAIL) {
+			act_failure(a, a->then_reason);
+			return;
+		}
+		act_set(a, AS_STOPPED, NULL);
+		return;
+	}
+	if (a->svc->intent != INTENT_UP) {
+		act_set(a, AS_STOPPED, NULL);
+		return;
+	}
+	if (a->conf->kind == KIND_ONESHOT) {
+		if (known && WIFEXITED(st) && WEXITSTATUS(st) == 0) {
+			act_set(a, AS_EXITED, NULL);
+			return;
+		}
+		snprintf(why, sizeof(why), "%s %s", a->conf->name, desc);
+		act_failure(a, why);
+		return;
+	}
+	if (known && WIFEXITED(st) && WEXITSTATUS(st) == 0 &&
+	    a->conf->restart_policy != RESTART_ALWAYS) {
+		act_set(a, AS_EXITED, "%s exited with status 0",
+		    a->conf->name);
+		return;
+	}
+	snprintf(why, sizeof(why), "%s %s", a->conf->name, desc);
+	act_failure(a, why);
+}
+
+void
+act_exited(const struct m_exited *e)
+{
+	struct act	*a;
+
+	if ((a = act_find_ref(&e->ref, 1)) == NULL)
+		return;
+	if (a->pid != e->pid && !(e->pid == 0 && a->spawn_pending))
+		return;
+	act_timer_stop(a);
+	if (a->pid > 0)
+		act_unwatch(a);
+	event_exit(a, e->known, e->wstatus);
+	a->pid = 0;
+	a->pgid = 0;
+	a->spawn_pending = 0;
+	a->ready = 0;
+	a->adopting = 0;
+	a->has_exit = 1;
+	a->exit_known = e->known;
+	a->wstatus = e->wstatus;
+	act_after_exit(a, e->known, e->wstatus);
+	act_store(a);
+	svc_update(a->svc);
+}
+
+void
+act_adopted(const struct m_adopted *m)
+{
+	struct act	*a;
+	struct m_exited	 e;
+
+	if ((a = act_find_ref(&m->ref, 1)) == NULL || a->pid != m->pid)
+		return;
+	if (!a->adopting)
+		return;		/* a spawner restart: nothing changes */
+	a->adopting = 0;
+	if (m->ok) {
+		struct m_ref	 r;
+
+		log_info("%s/%s: adopted pid %d", a->svc->name,
+		    a->conf->name, (int)a->pid);
+		act_ref(a, &r);
+		proc_send(PROC_SPAWNER, M_REOPEN_LOGS, -1, &r, sizeof(r));
+		act_watch(a, 1);
+		probes_enable(a->svc);
+		act_grace(a);
+		svc_update(a->svc);
+		return;
+	}
+	log_info("%s/%s: recorded pid %d is gone", a->svc->name,
+	    a->conf->name, (int)a->pid);
+	memset(&e, 0, sizeof(e));
+	act_ref(a, &e.ref);
+	e.pid = a->pid;
+	e.known = 0;
+	act_exited(&e);
+}
+
+void
+act_ready(const struct m_ready *r)
+{
+	struct act	*a;
+
+	if ((a = act_find_ref(&r->ref, 1)) == NULL || a->pid == 0)
+		return;
+	if (r->ready) {
+		a->ready = 1;
+		if (a->timer_kind == TIMER_READY)
+			act_timer_stop(a);
+		if (a->state == AS_STARTING || a->state == AS_UNHEALTHY)
+			act_set(a, AS_RUNNING, NULL);
+	} else {
+		a->ready = 0;
+		if (a->state == AS_RUNNING)
+			act_set(a, AS_UNHEALTHY, "%s", r->reason[0] ?
+			    r->reason : "not ready");
+	}
+	svc_update(a->svc);
+}
+
+void
+act_notify(const struct m_notify *n)
+{
+	struct act	*a;
+	char		 why[REASON_BUF];
+
+	if ((a = act_find_ref(&n->ref, 1)) == NULL || a->pid == 0)
+		return;
+	switch (n->what) {
+	case NOTIFY_STATUS:
+		strlcpy(a->status_text, n->text, sizeof(a->status_text));
+		break;
+	case NOTIFY_EXTEND_TIMEOUT:
+		if (a->timer_kind == TIMER_READY)
+			act_timer_start(a, TIMER_READY, n->value / 1000);
+		break;
+	case NOTIFY_ERRNO:
+		snprintf(a->status_text, sizeof(a->status_text),
+		    "errno %llu: %s", (unsigned long long)n->value,
+		    strerror((int)n->value));
+		break;
+	case NOTIFY_STOPPING:
+		strlcpy(a->status_text, "stopping", sizeof(a->status_text));
+		break;
+	case NOTIFY_WATCHDOG_MISSED:
+		if (a->state == AS_STOPPING)
+			break;
+		snprintf(why, sizeof(why), "watchdog timeout (no WATCHDOG=1 "
+		    "for %llu ms)", (unsigned long long)n->value);
+		log_warnx("%s/%s: %s", a->svc->name, a->conf->name, why);
+		act_set(a, AS_UNHEALTHY, "%s", why);
+		act_kill(a, THEN_FAIL, why);
+		svc_update(a->svc);
+		break;
+	default:
+		break;
+	}
+}
+
+void
+svc_probe_result(const struct m_probe_result *r)
+{
+	struct svc	*s;
+	struct probe_st	*p = NULL;
+	struct act	*a;
+	char		 why[REASON_BUF];
+	size_t		 i;
+
+	if ((s = svc_find(r->service)) == NULL)
+		return;
+	for (i = 0; i < s->nprobes; i++)
+		if (strcmp(s->probes[i].conf->name, r->probe) == 0)
+			p = &s->probes[i];
+	if (p == NULL)
+		return;
+	if (r->ok) {
+		p->ok = 1;
+		p->successes++;
+		p->failures = 0;
+		p->last_error[0] = '\0';
+		if (p->at_threshold &&
+		    p->successes >= p->conf->success_threshold) {
+			p->at_threshold = 0;
+			event_probe(s, p, 1);
+		}
+		for (i = 0; i < s->nacts; i++) {
+			a = &s->acts[i];
+			if (a->conf->ready_mode == READY_PROBE &&
+			    probe_covers(p, a) && a->pid > 0 && !a->ready &&
+			    a->state == AS_STARTING) {
+				struct m_ready	 m;
+
+				memset(&m, 0, sizeof(m));
+				act_ref(a, &m.ref);
+				m.ready = 1;
+				act_ready(&m);
+			}
+		}
+		svc_update(s);
+		return;
+	}
+	p->ok = 0;
+	p->successes = 0;
+	strlcpy(p->last_error, r->error, sizeof(p->last_error));
+	if (now_ms() < p->grace_until && !p->at_threshold)
+		return;
+	p->failures++;
+	event_probe(s, p, 0);
+	if (p->failures < p->conf->failure_threshold || p->at_threshold) {
+		svc_update(s);
+		return;
+	}
+	p->at_threshold = 1;
+	snprintf(why, sizeof(why), "probe %s failed %u times: %s",
+	    p->conf->name, p->failures, p->last_error);
+	log_warnx("%s: %s", s->name, why);
+	if (p->conf->on_failure == ONFAIL_RESTART && s->intent == INTENT_UP) {
+		for (i = 0; i < s->nacts; i++) {
+			a = &s->acts[i];
+			if (probe_covers(p, a) && a->pid > 0 &&
+			    a->state != AS_STOPPING)
+				act_kill(a, THEN_RESTART, why);
+		}
+		p->failures = 0;
+		p->at_threshold = 0;
+		strlcpy(s->reason, why, sizeof(s->reason));
+	}
+	svc_update(s);
+}
+
+void
+svc_log_stats(const struct m_log_stats *ls)
+{
+	struct svc	*s;
+	struct act	*a;
+
+	if ((s = svc_find(ls->service)) == NULL ||
+	    (a = act_by_name(s, ls->action)) == NULL)
+		return;
+	a->logs_written = ls->written;
+	a->logs_dropped = ls->dropped;
+}
+
+/* The first thing that keeps a service from running, for its reason. */
+static int
+svc_problem(struct svc *s, char *buf, size_t len)
+{
+	struct act	*a;
+	size_t		 i;
+
+	for (i = 0; i < s->nprobes; i++) {
+		if (s->probes[i].at_threshold) {
+			snprintf(buf, len, "probe %s failed %u times: %s",
+			    s->probes[i].conf->name, s->probes[i].failures,
+			    s->probes[i].last_error);
+			return 1;
+		}
+	}
+	for (i = 0; i < s->nacts; i++) {
+		a = &s->acts[i];
+		if (act_done(a))
+			continue;
+		switch (a->state) {
+		case AS_WAITING:
+			snprintf(buf, len, "%s %s", a->conf->name, a->reason);
+			break;
+		case AS_STARTING:
+			if (a->pid > 0 && a->conf->kind == KIND_PROCESS)
+				snprintf(buf, len, "%s not ready yet (%s)",
+				    a->conf->name, config_ready_mode_name(
+				    a->conf->ready_mode));
+			else
+				snprintf(buf, len, "%s starting",
+				    a->conf->name);
+			break;
+		case AS_BACKOFF:
+			snprintf(buf, len, "%s restarting: %s", a->conf->name,
+			    a->reason);
+			break;
+		case AS_UNHEALTHY:
+			snprintf(buf, len, "%s unhealthy: %s", a->conf->name,
+			    a->reason);
+			break;
+		case AS_STOPPING:
+			snprintf(buf, len, "%s restarting%s%s", a->conf->name,
+			    a->reason[0] ? ": " : "", a->reason);
+			break;
+		default:
+			snprintf(buf, len, "%s %s", a->conf->name,
+			    action_state_name(a->state));
+			break;
+		}
+		return 1;
+	}
+	return 0;
+}
+
+static enum service_state
+svc_compute(struct svc *s, char *reason, size_t len)
+{
+	struct act	*a;
+	size_t		 i;
+	int		 up = 0, stopping = 0;
+
+	reason[0] = '\0';
+	for (i = 0; i < s->nacts; i++) {
+		a = &s->acts[i];
+		if (a->state == AS_FAILED) {
+			snprintf(reason, len, "%s", a->reason);
+			return SS_FAILED;
+		}
+	}
+	for (i = 0; i < s->nacts; i++) {
+		a = &s->acts[i];
+		if (a->state == AS_STOPPING)
+			stopping = 1;
+		if (a->pid > 0 || a->spawn_pending || a->state ==
+		    AS_STOPPING)
+			up = 1;
+	}
+	if (s->intent != INTENT_UP)
+		return up || stopping ? SS_STOPPING : SS_STOPPED;
+	for (i = 0; i < s->nacts; i++) {
+		a = &s->acts[i];
+		if (a->conf->kind == KIND_PROCESS && a->state == AS_EXITED) {
+			snprintf(reason, len, "%s", a->reason);
+			return SS_STOPPED;
+		}
+	}
+	if (!svc_problem(s, reason, len))
+		return SS_RUNNING;
+	return s->was_running ? SS_DEGRADED : SS_STARTING;
+}
+
+void
+svc_update(struct svc *s)
+{
+	enum service_state	 st;
+	char			 reason[REASON_BUF];
+
+	st = svc_compute(s, reason, sizeof(reason));
+	if (st == SS_RUNNING)
+		s->was_running = 1;
+	if (st == s->state && strcmp(reason, s->reason) == 0)
+		return;
+	s->state = st;
+	strlcpy(s->reason, reason, sizeof(s->reason));
+	event_service(s);
+	if (st == SS_STOPPED || st == SS_FAILED) {
+		if (s->removing && st == SS_STOPPED) {
+			control_state_changed(s);
+			proc_push_remove(s->name);
+			svc_remove(s);
+			svc_stop_progress();
+			return;
+		}
+		if (s->replacing && st == SS_STOPPED) {
+			s->replacing = 0;
+			if (s->next_conf != NULL) {
+				svc_rebind(s, s->next_conf);
+				s->next_conf = NULL;
+				proc_push_service(s->conf);
+			}
+			svc_start(s);
+			return;
+		}
+	}
+	if (st == SS_FAILED && s->intent == INTENT_UP) {
+		s->intent = INTENT_FAILED;
+		svc_store(s);
+	}
+	control_state_changed(s);
+	if (st == SS_RUNNING)
+		svc_kick();
+	svc_stop_progress();
+	if (pt.shutting_down && svc_all_stopped())
+		proc_stop_all();
+}
+
+/* Something became running: actions waiting for it may go. */
+static void
+svc_kick(void)
+{
+	struct svc	*s;
+	size_t		 i;
+
+	RB_FOREACH(s, svc_tree, &pt.svcs) {
+		if (s->intent != INTENT_UP)
+			continue;
+		for (i = 0; i < s->nacts; i++)
+			if (s->acts[i].state == AS_WAITING)
+				act_try_start(&s->acts[i]);
+	}
+}
+
+int
+svc_all_stopped(void)
+{
+	struct svc	*s;
+	size_t		 i;
+
+	if (pt.keep_services)
+		return 1;
+	RB_FOREACH(s, svc_tree, &pt.svcs)
+		for (i = 0; i < s->nacts; i++)
+			if (s->acts[i].pid > 0 || s->acts[i].spawn_pending)
+				return 0;
+	return 1;
+}
+
+static int
+svc_is_down(struct svc *s)
+{
+	size_t	 i;
+
+	for (i = 0; i < s->nacts; i++)
+		if (s->acts[i].pid > 0 || s->acts[i].spawn_pending)
+			return 0;
+	return 1;
+}
+
+/* A service that depends on s still has processes: stop it first. */
+static int
+svc_has_live_dependent(struct svc *s)
+{
+	struct svc	*d;
+	size_t		 i;
+
+	RB_FOREACH(d, svc_tree, &pt.svcs) {
+		if (svc_is_down(d))
+			continue;
+		for (i = 0; i < d->conf->after.n; i++)
+			if (strcmp(d->conf->after.v[i], s->name) == 0)
+				return 1;
+	}
+	return 0;
+}
+
+/*
+ * Shutdown: stop services in reverse dependency order.  The recorded
+ * intent is kept, so the next herod starts what was running.
+ */
+static void
+svc_stop_progress(void)
+{
+	struct svc	*s, *next;
+
+	if (!pt.shutting_down || pt.keep_services)
+		return;
+	RB_FOREACH_SAFE(s, svc_tree, &pt.svcs, next) {
+		if (s->shutdown_sent || svc_has_live_dependent(s))
+			continue;
+		s->shutdown_sent = 1;
+		svc_stop_internal(s, 0);
+	}
+}
+
+void
+svc_stop_all(void)
+{
+	if (pt.keep_services) {
+		proc_stop_all();
+		return;
+	}
+	svc_stop_progress();
+	if (svc_all_stopped())
+		proc_stop_all();
+}
+
+void
+svc_start_autostart(void)
+{
+	struct svc	*s;
+
+	RB_FOREACH(s, svc_tree, &pt.svcs)
+		if (s->conf->autostart)
+			svc_start(s);
+}
+
+/* State recorded by a previous herod. */
+void
+svc_load_record(const struct m_store_service *r)
+{
+	struct svc	*s;
+
+	if ((s = svc_find(r->name)) == NULL)
+		return;
+	s->intent = r->intent;
+	s->run_id = r->run_id;
+	s->removing = 0;
+	s->replacing = 0;
+	s->was_running = -1;	/* marks "recorded" until maybe_start */
+}
+
+void
+svc_load_job(const struct m_store_job *j)
+{
+	struct act	*a;
+	struct svc	*s;
+
+	if (j->ref.job_id >= pt.next_job_id)
+		pt.next_job_id = j->ref.job_id + 1;
+	if ((s = svc_find(j->ref.service)) == NULL ||
+	    (a = act_by_name(s, j->ref.action)) == NULL ||
+	    j->run_id != s->run_id || j->ref.job_id < a->job_id)
+		return;
+	a->job_id = j->ref.job_id;
+	a->restart_count = j->ref.restart_count;
+	a->pid = j->pid;
+	a->pgid = j->pgid;
+	a->starttime = j->starttime;
+	a->state = j->state < AS_MAX ? j->state : AS_STOPPED;
+	if (j->wstatus != -1) {
+		a->has_exit = 1;
+		a->exit_known = 1;
+		a->wstatus = j->wstatus;
+	}
+}
+
+static void
+load_timeout_cb(int fd, short ev, void *arg)
+{
+	if (store_loaded)
+		return;
+	log_warnx("store did not answer in %d s: starting without "
+	    "recorded state", LOAD_TIMEOUT_S);
+	store_loaded = 1;
+	maybe_start();
+}
+
+void
+svc_load_done(const struct m_store_load_done *d)
+{
+	if (d->max_job_id >= pt.next_job_id)
+		pt.next_job_id = d->max_job_id + 1;
+	if (d->max_run_id >= pt.next_run_id)
+		pt.next_run_id = d->max_run_id + 1;
+	if (store_loaded)
+		return;
+	store_loaded = 1;
+	maybe_start();
+}
+
+/* Recorded as running: adopt it if its process is still there. */
+static void
+act_adopt(struct act *a)
+{
+	struct m_spawned	 m;
+
+	memset(&m, 0, sizeof(m));
+	act_ref(a, &m.ref);
+	m.pid = a->pid;
+	m.pgid = a->pgid;
+	m.starttime = a->starttime;
+	a->adopting = 1;
+	a->ready = 1;
+	a->started_ms = now_ms();
+	if (a->state != AS_RUNNING && a->state != AS_STARTING &&
+	    a->state != AS_UNHEALTHY)
+		a->state = AS_RUNNING;
+	if (a->state == AS_RUNNING)
+		a->running_since = now_ms();
+	a->cur_delay_ms = a->conf->restart_delay_ms;
+	proc_send(PROC_SPAWNER, M_ADOPT, -1, &m, sizeof(m));
+}
+
+static void
+svc_recover(struct svc *s)
+{
+	struct act	*a;
+	size_t		 i;
+	int		 all = 1;
+
+	s->was_running = 0;
+	if (s->intent == INTENT_DOWN) {
+		for (i = 0; i < s->nacts; i++)
+			s->acts[i].state = AS_STOPPED, s->acts[i].pid = 0;
+		svc_update(s);
+		return;
+	}
+	if (s->intent == INTENT_FAILED) {
+		for (i = 0; i < s->nacts; i++) {
+			a = &s->acts[i];
+			if (a->pid > 0 && a->state != AS_FAILED) {
+				act_adopt(a);
+				continue;
+			}
+			a->pid = 0;
+			if (a->state == AS_FAILED)
+				strlcpy(a->reason, "failed before herod "
+				    "restarted", sizeof(a->reason));
+		}
+		svc_update(s);
+		return;
+	}
+	for (i = 0; i < s->nacts; i++)
+		if (s->acts[i].pid > 0 && s->acts[i].job_id != 0)
+			break;
+	if (i == s->nacts) {
+		/* nothing left running (clean shutdown): a new run */
+		for (i = 0; i < s->nacts; i++)
+			s->acts[i].state = AS_STOPPED, s->acts[i].pid = 0;
+		svc_start(s);
+		return;
+	}
+	for (i = 0; i < s->nacts; i++) {
+		a = &s->acts[i];
+		if (a->pid > 0 && a->job_id != 0) {
+			act_adopt(a);
+			continue;
+		}
+		a->pid = 0;
+		if (a->conf->kind == KIND_ONESHOT && a->state == AS_EXITED)
+			continue;
+		all = 0;
+		if (a->job_id == 0)
+			act_new_job(a);
+		else
+			a->restart_count++;
+		a->state = AS_WAITING;
+	}
+	s->was_running = all;
+	for (i = 0; i < s->nacts; i++)
+		act_try_start(&s->acts[i]);
+	svc_update(s);
+}
+
+static void
+maybe_start(void)
+{
+	struct svc	*s;
+
+	if (pt.started || !store_loaded || !proc_ready(PROC_SPAWNER) ||
+	    !proc_ready(PROC_PROBER))
+		return;
+	pt.started = 1;
+	RB_FOREACH(s, svc_tree, &pt.svcs) {
+		if (s->was_running == -1)
+			svc_recover(s);
+	}
+	RB_FOREACH(s, svc_tree, &pt.svcs) {
+		if (s->intent == INTENT_DOWN && s->run_id == 0 &&
+		    s->conf->autostart && !s->was_running)
+			svc_start(s);
+	}
+	log_info("services started (%zu configured)", pt.nsvcs);
+}
+
+/* A worker (re)connected and acked its configuration. */
+void
+svc_resync(enum proc_id id)
+{
+	struct timeval	 tv = { LOAD_TIMEOUT_S, 0 };
+	struct svc	*s;
+	struct act	*a;
+	struct m_stop	 st;
+	struct m_ref	 r;
+	size_t		 i;
+
+	if (id == PROC_STORE && !store_loaded) {
+		proc_send(PROC_STORE, M_STORE_LOAD, -1, NULL, 0);
+		if (ev_load_timeout == NULL)
+			ev_load_timeout = evtimer_new(pt.base,
+			    load_timeout_cb, NULL);
+		evtimer_add(ev_load_timeout, &tv);
+		return;
+	}
+	if (!pt.started) {
+		maybe_start();
+		return;
+	}
+	RB_FOREACH(s, svc_tree, &pt.svcs) {
+		if (id == PROC_STORE)
+			svc_store(s);
+		for (i = 0; i < s->nacts; i++) {
+			a = &s->acts[i];
+			act_ref(a, &r);
+			if (id == PROC_STORE) {
+				act_store(a);
+				if (a->pid > 0)
+					proc_send(PROC_SPAWNER, M_REOPEN_LOGS,
+					    -1, &r, sizeof(r));
+			} else if (id == PROC_PROBER && a->pid > 0)
+				act_watch(a, 1);
+			else if (id == PROC_SPAWNER && a->pid > 0) {
+				struct m_spawned m;
+
+				memset(&m, 0, sizeof(m));
+				m.ref = r;
+				m.pid = a->pid;
+				m.pgid = a->pgid;
+				m.starttime = a->starttime;
+				proc_send(PROC_SPAWNER, M_ADOPT, -1, &m,
+				    sizeof(m));
+				if (a->state == AS_STOPPING) {
+					memset(&st, 0, sizeof(st));
+					st.ref = r;
+					st.pid = a->pid;
+					st.signal = a->conf->stop_signal;
+					st.timeout_ms = a->conf->stop_timeout_ms;
+					proc_send(PROC_SPAWNER, M_STOP, -1, &st,
+					    sizeof(st));
+				}
+			} else if (id == PROC_SPAWNER && a->spawn_pending) {
+				a->spawn_pending = 0;
+				act_spawn(a);
+			} else if (id == PROC_SPAWNER &&
+			    a->state == AS_STARTING && a->pid == 0)
+				act_spawn(a);
+		}
+		if (id == PROC_PROBER && s->probes_enabled) {
+			s->probes_enabled = 0;
+			probes_enable(s);
+		}
+	}
+}

@@ -1,0 +1,429 @@
+/*
+ * Before every spawn (herod.service(5), "Before every spawn"):
+ *   1. singleton: an instance named by the pid file is stopped first;
+ *   2. declared sockets nobody listens on are removed; sockets and TCP
+ *      ports held by a live process are freed (singleton, kill_others)
+ *      or make the spawn fail with the holder's pid and command;
+ *   3. the stale ready file is removed.
+ * Stopping holders is asynchronous (pidfds + a timer); once they are all
+ * gone the checks run again and, when clean, spawn_do() forks.
+ */
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/types.h>
+#include <sys/un.h>
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+
+#include "herod.h"
+#include "log.h"
+#include "msg.h"
+#include "spawner.h"
+#include "util.h"
+
+#ifndef SYS_pidfd_open
+#define SYS_pidfd_open 434
+#endif
+#define PREWAIT_MAX	16
+#define PREWAIT_ROUNDS	3
+#define PREWAIT_GRACE_MS 5000
+
+struct prewait {
+	struct inst	*in;
+	int		 round;
+	int		 n;
+	pid_t		 pids[PREWAIT_MAX];
+	int		 fds[PREWAIT_MAX];
+	struct event	*evs[PREWAIT_MAX];
+	struct event	*ev_timer;
+	int		 killed;		/* SIGKILL sent */
+	uint32_t	 timeout_ms;
+};
+
+static int	prespawn_check(struct inst *, struct service_conf *,
+		    struct action_conf *, struct prewait *, char *, size_t);
+
+int
+inst_pidfile_path(const struct m_ref *ref, struct action_conf *ac, char *buf,
+    size_t len)
+{
+	int	 n;
+
+	if (ac != NULL && ac->pidfile != NULL)
+		n = snprintf(buf, len, "%s", ac->pidfile);
+	else
+		n = snprintf(buf, len, "%s/%s/%s.%s.pid", sp->env->rundir,
+		    RUN_PIDS, ref->service, ref->action);
+	if (n < 0 || (size_t)n >= len)
+		return -1;
+	return 0;
+}
+
+void
+inst_pidfile_write(struct inst *in)
+{
+	struct service_conf	*sc;
+	struct action_conf	*ac = NULL;
+	char			 buf[64], side[PATH_MAX + 8];
+	int			 n;
+
+	if ((sc = service_conf_find(&sp->services, in->ref.service)) != NULL)
+		ac = action_conf_find(sc, in->ref.action);
+	if (inst_pidfile_path(&in->ref, ac, in->pidfile, sizeof(in->pidfile)))
+		return;
+	n = snprintf(buf, sizeof(buf), "%d\n", (int)in->pid);
+	if (write_file_atomic(in->pidfile, buf, (size_t)n, 0644) == -1) {
+		log_warn("%s: %s", __func__, in->pidfile);
+		in->pidfile[0] = '\0';
+		return;
+	}
+	/* start time beside it, so a reused pid is never taken for ours */
+	snprintf(side, sizeof(side), "%s.start", in->pidfile);
+	n = snprintf(buf, sizeof(buf), "%llu\n",
+	    (unsigned long long)in->starttime);
+	if (write_file_atomic(side, buf, (size_t)n, 0644) == -1)
+		log_warn("%s: %s", __func__, side);
+}
+
+static int
+read_number_file(const char *path, unsigned long long *v)
+{
+	char	 buf[64], *ep;
+	ssize_t	 n;
+	int	 fd;
+
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) == -1)
+		return -1;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return -1;
+	buf[n] = '\0';
+	*v = strtoull(buf, &ep, 10);
+	if (ep == buf)
+		return -1;
+	return 0;
+}
+
+static void
+prewait_free(struct prewait *pw)
+{
+	int	 i;
+
+	for (i = 0; i < pw->n; i++) {
+		if (pw->evs[i] != NULL)
+			event_free(pw->evs[i]);
+		if (pw->fds[i] != -1)
+			close(pw->fds[i]);
+	}
+	if (pw->ev_timer != NULL)
+		event_free(pw->ev_timer);
+	free(pw);
+}
+
+void
+prespawn_cancel(struct inst *in)
+{
+	if (in->prewait == NULL)
+		return;
+	prewait_free(in->prewait);
+	in->prewait = NULL;
+}
+
+static void
+prewait_reset(struct prewait *pw)
+{
+	int	 i;
+
+	for (i = 0; i < pw->n; i++) {
+		if (pw->evs[i] != NULL)
+			event_free(pw->evs[i]);
+		if (pw->fds[i] != -1)
+			close(pw->fds[i]);
+		pw->evs[i] = NULL;
+		pw->fds[i] = -1;
+	}
+	pw->n = 0;
+	pw->killed = 0;
+	if (pw->ev_timer != NULL)
+		evtimer_del(pw->ev_timer);
+}
+
+static int
+prewait_pending(struct prewait *pw)
+{
+	int	 i, left = 0;
+
+	for (i = 0; i < pw->n; i++) {
+		if (pw->fds[i] == -1)
+			continue;
+		if (kill(pw->pids[i], 0) == -1 && errno == ESRCH) {
+			event_free(pw->evs[i]);
+			pw->evs[i] = NULL;
+			close(pw->fds[i]);
+			pw->fds[i] = -1;
+			continue;
+		}
+		left++;
+	}
+	return left;
+}
+
+static void	prespawn_continue(struct inst *);
+
+static void
+prewait_gone_cb(int fd, short ev, void *arg)
+{
+	struct inst	*in = arg;
+
+	if (in->prewait == NULL || prewait_pending(in->prewait) > 0)
+		return;
+	prespawn_continue(in);
+}
+
+static void
+prewait_timer_cb(int fd, short ev, void *arg)
+{
+	struct inst	*in = arg;
+	struct prewait	*pw = in->prewait;
+	struct timeval	 tv = { PREWAIT_GRACE_MS / 1000, 0 };
+	struct m_ref	 ref = in->ref;
+	int		 i;
+
+	if (!pw->killed) {
+		for (i = 0; i < pw->n; i++)
+			if (pw->fds[i] != -1)
+				kill(pw->pids[i], SIGKILL);
+		pw->killed = 1;
+		evtimer_add(pw->ev_timer, &tv);
+		return;
+	}
+	for (i = 0; i < pw->n && pw->fds[i] == -1; i++)
+		;
+	i = i < pw->n ? (int)pw->pids[i] : 0;
+	inst_free(in);
+	send_failed(&ref, EBUSY, "pid %d did not go away", i);
+}
+
+/* Ask pid to stop; it will be waited for before the spawn goes on. */
+static int
+prewait_add(struct prewait *pw, pid_t pid, int sig)
+{
+	int	 fd;
+
+	if (pw->n >= PREWAIT_MAX)
+		return -1;
+	fd = (int)syscall(SYS_pidfd_open, pid, 0);
+	if (fd == -1)
+		return errno == ESRCH ? 0 : -1;
+	log_info("%s/%s: stopping pid %d before spawn", pw->in->ref.service,
+	    pw->in->ref.action, (int)pid);
+	kill(pid, sig);
+	kill(pid, SIGCONT);
+	pw->pids[pw->n] = pid;
+	pw->fds[pw->n] = fd;
+	pw->evs[pw->n] = event_new(sp->base, fd, EV_READ, prewait_gone_cb,
+	    pw->in);
+	if (pw->evs[pw->n] == NULL || event_add(pw->evs[pw->n], NULL))
+		fatalx("%s: event", __func__);
+	pw->n++;
+	return 0;
+}
+
+static void
+prespawn_continue(struct inst *in)
+{
+	struct service_conf	*sc;
+	struct action_conf	*ac;
+	struct prewait		*pw = in->prewait;
+	struct m_ref		 ref = in->ref;
+	struct timeval		 tv;
+	char			 err[REASON_BUF];
+	int			 r;
+
+	if ((sc = service_conf_find(&sp->services, ref.service)) == NULL ||
+	    (ac = action_conf_find(sc, ref.action)) == NULL) {
+		inst_free(in);
+		send_failed(&ref, ENOENT, "unknown action");
+		return;
+	}
+	prewait_reset(pw);
+	if (pw->round++ >= PREWAIT_ROUNDS) {
+		inst_free(in);
+		send_failed(&ref, EBUSY, "pre-spawn cleanup did not settle");
+		return;
+	}
+	err[0] = '\0';
+	r = prespawn_check(in, sc, ac, pw, err, sizeof(err));
+	if (r == -1) {
+		inst_free(in);
+		send_failed(&ref, EADDRINUSE, "%s", err);
+		return;
+	}
+	if (pw->n == 0 || prewait_pending(pw) == 0) {
+		prespawn_cancel(in);
+		spawn_do(in);
+		return;
+	}
+	tv.tv_sec = pw->timeout_ms / 1000;
+	tv.tv_usec = (pw->timeout_ms % 1000) * 1000;
+	if (pw->ev_timer == NULL)
+		pw->ev_timer = evtimer_new(sp->base, prewait_timer_cb, in);
+	if (pw->ev_timer == NULL || evtimer_add(pw->ev_timer, &tv) == -1)
+		fatalx("%s: evtimer", __func__);
+}
+
+void
+prespawn_run(struct inst *in, struct service_conf *sc,
+    struct action_conf *ac)
+{
+	struct prewait	*pw;
+	int		 i;
+
+	if ((pw = calloc(1, sizeof(*pw))) == NULL)
+		fatal("%s: calloc", __func__);
+	for (i = 0; i < PREWAIT_MAX; i++)
+		pw->fds[i] = -1;
+	pw->in = in;
+	pw->timeout_ms = ac->stop_timeout_ms;
+	in->prewait = pw;
+	prespawn_continue(in);
+}
+
+/* 1. singleton: the previous instance named by the pid file. */
+static void
+check_singleton(struct inst *in, struct action_conf *ac,
+    struct prewait *pw)
+{
+	char			 path[PATH_MAX], side[PATH_MAX + 8];
+	unsigned long long	 pid, start;
+	uint64_t		 st;
+	int			 ours;
+
+	if (!ac->singleton ||
+	    inst_pidfile_path(&in->ref, ac, path, sizeof(path)) == -1)
+		return;
+	if (read_number_file(path, &pid) == -1 || pid <= 1 ||
+	    pid > INT_MAX || (pid_t)pid == sp->self)
+		return;
+	snprintf(side, sizeof(side), "%s.start", path);
+	ours = read_number_file(side, &start) == 0;
+	if (proc_stat((pid_t)pid, &st, NULL, NULL, NULL, 0) == -1)
+		return;
+	if (ours && st != start) {
+		log_info("%s/%s: pid file names pid %llu, now another "
+		    "process: left alone", in->ref.service, in->ref.action,
+		    pid);
+		return;
+	}
+	prewait_add(pw, (pid_t)pid, ac->stop_signal);
+}
+
+/* 2. declared unix sockets */
+static int
+check_sockets(struct inst *in, struct action_conf *ac, struct prewait *pw,
+    char *err, size_t errlen)
+{
+	char		 sockdir[PATH_MAX], *path;
+	struct stat	 sb;
+	pid_t		 owner;
+	char		 comm[32];
+	size_t		 i;
+	int		 r;
+
+	if (spawn_paths(&in->ref, "sockdir", sockdir, sizeof(sockdir)))
+		return 0;
+	for (i = 0; i < ac->sockets.n; i++) {
+		path = config_expand(ac->sockets.v[i], sockdir,
+		    in->ref.service, in->ref.action);
+		if (path == NULL)
+			continue;
+		if (lstat(path, &sb) == -1 || !S_ISSOCK(sb.st_mode)) {
+			free(path);
+			continue;
+		}
+		r = sock_listening(path);
+		if (r == 0) {
+			log_info("%s/%s: removing stale socket %s",
+			    in->ref.service, in->ref.action, path);
+			unlink(path);
+			free(path);
+			continue;
+		}
+		owner = sock_owner_unix(sb.st_ino, path, comm, sizeof(comm));
+		if (owner <= 0) {
+			free(path);
+			continue;
+		}
+		if (ac->singleton || ac->kill_others) {
+			prewait_add(pw, owner, ac->stop_signal);
+			free(path);
+			continue;
+		}
+		snprintf(err, errlen, "socket %s held by pid %d (%s)", path,
+		    (int)owner, comm);
+		free(path);
+		return -1;
+	}
+	return 0;
+}
+
+/* 2. declared TCP ports */
+static int
+check_ports(struct inst *in, struct action_conf *ac, struct prewait *pw,
+    char *err, size_t errlen)
+{
+	pid_t	 owner;
+	char	 comm[32];
+	size_t	 i;
+
+	for (i = 0; i < ac->ntcp_ports; i++) {
+		owner = port_owner_tcp(ac->tcp_ports[i], comm, sizeof(comm));
+		if (owner == 0)
+			continue;
+		if (owner > 0 && (ac->singleton || ac->kill_others)) {
+			prewait_add(pw, owner, ac->stop_signal);
+			continue;
+		}
+		if (owner > 0)
+			snprintf(err, errlen, "port %u held by pid %d (%s)",
+			    ac->tcp_ports[i], (int)owner, comm);
+		else
+			snprintf(err, errlen, "port %u in use by an unknown "
+			    "process", ac->tcp_ports[i]);
+		return -1;
+	}
+	return 0;
+}
+
+static int
+prespawn_check(struct inst *in, struct service_conf *sc,
+    struct action_conf *ac, struct prewait *pw, char *err, size_t errlen)
+{
+	char	 sockdir[PATH_MAX], ready[PATH_MAX + 80];
+
+	check_singleton(in, ac, pw);
+	if (check_sockets(in, ac, pw, err, errlen) == -1)
+		return -1;
+	if (check_ports(in, ac, pw, err, errlen) == -1)
+		return -1;
+	/* 3. a ready file from a previous instance never counts */
+	if (spawn_paths(&in->ref, "sockdir", sockdir, sizeof(sockdir)) == 0) {
+		snprintf(ready, sizeof(ready), "%s/.ready.%s", sockdir,
+		    in->ref.action);
+		if (unlink(ready) == 0)
+			log_debug("%s: removed stale %s", __func__, ready);
+	}
+	return 0;
+}

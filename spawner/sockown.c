@@ -1,0 +1,163 @@
+/*
+ * Who holds a unix socket or a TCP port: /proc/net/unix, /proc/net/tcp
+ * and tcp6 give the socket inode, /proc/PID/fd links give its owner.
+ * No lsof needed.
+ */
+#include <sys/socket.h>
+#include <sys/types.h>
+#include <sys/un.h>
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "herod.h"
+#include "log.h"
+#include "spawner.h"
+#include "util.h"
+
+#define SO_ACCEPTCON_FLAG	0x00010000
+
+/* 1 someone listens, 0 nobody (refused), -1 cannot tell. */
+int
+sock_listening(const char *path)
+{
+	struct sockaddr_un	 sun;
+	int			 s, r;
+
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	if (strlcpy(sun.sun_path, path, sizeof(sun.sun_path)) >=
+	    sizeof(sun.sun_path))
+		return -1;
+	s = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (s == -1)
+		return -1;
+	r = connect(s, (struct sockaddr *)&sun, sizeof(sun));
+	if (r == 0 || errno == EAGAIN || errno == EINPROGRESS) {
+		close(s);
+		return 1;
+	}
+	r = (errno == ECONNREFUSED || errno == ENOENT) ? 0 : -1;
+	close(s);
+	return r;
+}
+
+/* The pid that has socket inode ino open, 0 if none visible. */
+static pid_t
+inode_owner(unsigned long ino, char *comm, size_t commlen)
+{
+	DIR		*proc, *fds;
+	struct dirent	*dp, *fp;
+	char		 path[300], link[64], want[64];
+	ssize_t		 n;
+	pid_t		 pid, found = 0;
+
+	snprintf(want, sizeof(want), "socket:[%lu]", ino);
+	if ((proc = opendir("/proc")) == NULL)
+		return 0;
+	while (found == 0 && (dp = readdir(proc)) != NULL) {
+		pid = (pid_t)strtol(dp->d_name, NULL, 10);
+		if (pid <= 0 || pid == getpid())
+			continue;
+		snprintf(path, sizeof(path), "/proc/%d/fd", (int)pid);
+		if ((fds = opendir(path)) == NULL)
+			continue;
+		while ((fp = readdir(fds)) != NULL) {
+			if (fp->d_name[0] == '.')
+				continue;
+			snprintf(path, sizeof(path), "/proc/%d/fd/%s",
+			    (int)pid, fp->d_name);
+			n = readlink(path, link, sizeof(link) - 1);
+			if (n <= 0)
+				continue;
+			link[n] = '\0';
+			if (strcmp(link, want) == 0) {
+				found = pid;
+				break;
+			}
+		}
+		closedir(fds);
+	}
+	closedir(proc);
+	if (found > 0 && comm != NULL &&
+	    proc_stat(found, NULL, NULL, NULL, comm, commlen) == -1)
+		strlcpy(comm, "?", commlen);
+	return found;
+}
+
+pid_t
+sock_owner_unix(unsigned long file_ino, const char *path, char *comm,
+    size_t commlen)
+{
+	FILE		*f;
+	char		 line[PATH_MAX + 128], p[PATH_MAX];
+	unsigned long	 flags, ino;
+	unsigned int	 type, st;
+	pid_t		 owner = 0;
+
+	(void)file_ino;
+	if ((f = fopen("/proc/net/unix", "re")) == NULL)
+		return 0;
+	while (owner == 0 && fgets(line, sizeof(line), f) != NULL) {
+		p[0] = '\0';
+		if (sscanf(line, "%*s %*s %*s %lx %x %x %lu %4095s", &flags,
+		    &type, &st, &ino, p) != 5)
+			continue;
+		if (!(flags & SO_ACCEPTCON_FLAG) || strcmp(p, path) != 0)
+			continue;
+		owner = inode_owner(ino, comm, commlen);
+	}
+	fclose(f);
+	return owner;
+}
+
+static pid_t
+port_owner_file(const char *file, unsigned int port, int *held, char *comm,
+    size_t commlen)
+{
+	FILE		*f;
+	char		 line[512], local[128];
+	unsigned int	 lport, st;
+	unsigned long	 ino;
+	char		*colon;
+	pid_t		 owner = 0;
+
+	if ((f = fopen(file, "re")) == NULL)
+		return 0;
+	while (owner == 0 && fgets(line, sizeof(line), f) != NULL) {
+		if (sscanf(line, "%*s %127s %*s %x %*s %*s %*s %*s %*s %lu",
+		    local, &st, &ino) != 3)
+			continue;
+		if (st != 0x0A || (colon = strrchr(local, ':')) == NULL)
+			continue;
+		lport = (unsigned int)strtoul(colon + 1, NULL, 16);
+		if (lport != port)
+			continue;
+		*held = 1;
+		owner = inode_owner(ino, comm, commlen);
+	}
+	fclose(f);
+	return owner;
+}
+
+/* >0 owner pid, 0 port free, -1 held by a process we cannot see. */
+pid_t
+port_owner_tcp(unsigned int port, char *comm, size_t commlen)
+{
+	pid_t	 owner;
+	int	 held = 0;
+
+	owner = port_owner_file("/proc/net/tcp", port, &held, comm, commlen);
+	if (owner == 0)
+		owner = port_owner_file("/proc/net/tcp6", port, &held, comm,
+		    commlen);
+	if (owner == 0 && held)
+		return -1;
+	return owner;
+}

@@ -1,0 +1,736 @@
+/*
+ * Starting action instances: environment, credentials, fds, fork and
+ * exec.  Exec success is learnt asynchronously from a close-on-exec
+ * status pipe: EOF means the exec happened, an int means it did not.
+ */
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <limits.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+
+#include "herod.h"
+#include "log.h"
+#include "msg.h"
+#include "spawner.h"
+#include "util.h"
+
+#define DEFAULT_PATH	"/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+#define HIGH_FD		1100	/* above any ready.fd (<= 1023) */
+#define MAXV(a, b)	((a) > (b) ? (a) : (b))
+
+extern char	**environ;
+
+struct cred {
+	uid_t	 uid;
+	gid_t	 gid;
+	char	 user[64];
+	char	 home[PATH_MAX];
+	int	 change;		/* setuid needed */
+};
+
+/* What the child reports when it cannot exec. */
+struct exec_err {
+	int	 stage;
+	int	 error;
+};
+
+enum { ST_FDS = 1, ST_RLIMIT, ST_CHDIR, ST_GROUPS, ST_GID, ST_UID,
+    ST_EXEC };
+static const char *stage_names[] = {
+	"", "setting up fds", "setrlimit", "chdir", "setgroups", "setgid",
+	"setuid", "exec"
+};
+
+struct spawn_ctx {
+	char		**argv;
+	char		**envp;
+	size_t		  nenv;
+	struct cred	  cred;
+	int		  outfd, errfd;		/* fifo write ends */
+	int		  readyw;		/* ready pipe write end */
+	int		  ready_fd;
+	int		  statusw;
+	struct action_conf *ac;
+};
+
+int
+spawn_paths(const struct m_ref *ref, const char *what, char *buf,
+    size_t len)
+{
+	int	 n;
+
+	if (strcmp(what, "sockdir") == 0)
+		n = snprintf(buf, len, "%s/%s/%s", sp->env->rundir,
+		    RUN_SOCKETS, ref->service);
+	else if (strcmp(what, "notify") == 0)
+		n = snprintf(buf, len, "%s/%s/%s.%s", sp->env->rundir,
+		    RUN_NOTIFY, ref->service, ref->action);
+	else if (strcmp(what, "out") == 0 || strcmp(what, "err") == 0)
+		n = snprintf(buf, len, "%s/%s/%llu.%u.%s", sp->env->rundir,
+		    RUN_FIFO, (unsigned long long)ref->job_id,
+		    ref->restart_count, what);
+	else
+		return -1;
+	if (n < 0 || (size_t)n >= len) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	return 0;
+}
+
+static int
+resolve_cred(struct action_conf *ac, struct cred *c, char *err,
+    size_t errlen)
+{
+	struct passwd	*pw;
+	struct group	*gr;
+	const char	*user = ac->user;
+
+	memset(c, 0, sizeof(*c));
+	if (!sp->env->sysmode) {
+		pw = getpwuid(getuid());
+		if (user != NULL && (pw == NULL ||
+		    strcmp(pw->pw_name, user) != 0)) {
+			snprintf(err, errlen, "user %s: only the invoking "
+			    "user in user mode", user);
+			return EPERM;
+		}
+		if (ac->group != NULL) {
+			snprintf(err, errlen, "group %s: not in user mode",
+			    ac->group);
+			return EPERM;
+		}
+		c->uid = getuid();
+		c->gid = getgid();
+		strlcpy(c->user, pw ? pw->pw_name : "", sizeof(c->user));
+		strlcpy(c->home, pw ? pw->pw_dir : "/", sizeof(c->home));
+		return 0;
+	}
+	if (user == NULL)
+		user = "root";
+	errno = 0;
+	if ((pw = getpwnam(user)) == NULL) {
+		snprintf(err, errlen, "unknown user %s", user);
+		return errno ? errno : ENOENT;
+	}
+	c->uid = pw->pw_uid;
+	c->gid = pw->pw_gid;
+	c->change = 1;
+	strlcpy(c->user, pw->pw_name, sizeof(c->user));
+	strlcpy(c->home, pw->pw_dir, sizeof(c->home));
+	if (ac->group != NULL) {
+		errno = 0;
+		if ((gr = getgrnam(ac->group)) == NULL) {
+			snprintf(err, errlen, "unknown group %s", ac->group);
+			return errno ? errno : ENOENT;
+		}
+		c->gid = gr->gr_gid;
+	}
+	return 0;
+}
+
+static int
+env_add(struct spawn_ctx *ctx, const char *key, const char *val)
+{
+	char	*s;
+	size_t	 i, kl = strlen(key);
+
+	if (asprintf(&s, "%s=%s", key, val) == -1)
+		return -1;
+	for (i = 0; i < ctx->nenv; i++) {
+		if (strncmp(ctx->envp[i], key, kl) == 0 &&
+		    ctx->envp[i][kl] == '=') {
+			free(ctx->envp[i]);
+			ctx->envp[i] = s;
+			return 0;
+		}
+	}
+	ctx->envp[ctx->nenv++] = s;
+	ctx->envp[ctx->nenv] = NULL;
+	return 0;
+}
+
+static int
+build_env(struct spawn_ctx *ctx, const struct m_ref *ref,
+    struct action_conf *ac, const char *sockdir)
+{
+	char		 buf[PATH_MAX + 32], *v;
+	const char	*p;
+	size_t		 i;
+
+	ctx->envp = calloc(ac->nenv + 16, sizeof(char *));
+	if (ctx->envp == NULL)
+		return -1;
+	p = getenv("PATH");
+	if (env_add(ctx, "PATH", p ? p : DEFAULT_PATH) == -1 ||
+	    env_add(ctx, "HOME", ctx->cred.home) == -1 ||
+	    env_add(ctx, "USER", ctx->cred.user) == -1)
+		return -1;
+	if ((p = getenv("LANG")) != NULL && env_add(ctx, "LANG", p) == -1)
+		return -1;
+	snprintf(buf, sizeof(buf), "%llu", (unsigned long long)ref->job_id);
+	if (env_add(ctx, "HERO_SERVICE", ref->service) == -1 ||
+	    env_add(ctx, "HERO_ACTION", ref->action) == -1 ||
+	    env_add(ctx, "HERO_JOB_ID", buf) == -1)
+		return -1;
+	snprintf(buf, sizeof(buf), "%u", ref->restart_count);
+	if (env_add(ctx, "HERO_RESTART_COUNT", buf) == -1 ||
+	    env_add(ctx, "HERO_SOCKET_DIR", sockdir) == -1)
+		return -1;
+	if (ac->ready_mode == READY_FILE) {
+		snprintf(buf, sizeof(buf), "%s/.ready.%s", sockdir,
+		    ref->action);
+		if (env_add(ctx, "HERO_READY_FILE", buf) == -1)
+			return -1;
+	}
+	if (ac->ready_mode == READY_NOTIFY) {
+		if (spawn_paths(ref, "notify", buf, sizeof(buf)) == -1 ||
+		    env_add(ctx, "NOTIFY_SOCKET", buf) == -1)
+			return -1;
+	}
+	for (i = 0; i < ac->nenv; i++) {
+		v = config_expand(ac->env[i].val, sockdir, ref->service,
+		    ref->action);
+		if (v == NULL)
+			return -1;
+		if (env_add(ctx, ac->env[i].key, v) == -1) {
+			free(v);
+			return -1;
+		}
+		free(v);
+	}
+	return 0;
+}
+
+static void
+ctx_free(struct spawn_ctx *ctx)
+{
+	size_t	 i;
+
+	if (ctx->argv != NULL) {
+		for (i = 0; ctx->argv[i] != NULL; i++)
+			free(ctx->argv[i]);
+		free(ctx->argv);
+	}
+	if (ctx->envp != NULL) {
+		for (i = 0; i < ctx->nenv; i++)
+			free(ctx->envp[i]);
+		free(ctx->envp);
+	}
+	if (ctx->outfd != -1)
+		close(ctx->outfd);
+	if (ctx->errfd != -1)
+		close(ctx->errfd);
+	if (ctx->readyw != -1)
+		close(ctx->readyw);
+}
+
+static int
+build_argv(struct spawn_ctx *ctx, const struct m_ref *ref,
+    struct strlist *exec, const char *sockdir)
+{
+	size_t	 i;
+
+	if ((ctx->argv = calloc(exec->n + 1, sizeof(char *))) == NULL)
+		return -1;
+	for (i = 0; i < exec->n; i++) {
+		ctx->argv[i] = config_expand(exec->v[i], sockdir,
+		    ref->service, ref->action);
+		if (ctx->argv[i] == NULL)
+			return -1;
+	}
+	return 0;
+}
+
+/*
+ * Child side: stdin /dev/null, stdout/stderr the fifos, the ready pipe at
+ * ready.fd, every other fd closed but the close-on-exec status pipe.
+ */
+static int
+child_fds(struct spawn_ctx *ctx)
+{
+	int	 fd, nullfd, top;
+
+	if ((ctx->statusw = fcntl(ctx->statusw, F_DUPFD_CLOEXEC,
+	    HIGH_FD)) == -1 ||
+	    (ctx->outfd = fcntl(ctx->outfd, F_DUPFD, HIGH_FD)) == -1 ||
+	    (ctx->errfd = fcntl(ctx->errfd, F_DUPFD, HIGH_FD)) == -1)
+		return -1;
+	if (ctx->readyw != -1 &&
+	    (ctx->readyw = fcntl(ctx->readyw, F_DUPFD, HIGH_FD)) == -1)
+		return -1;
+	if ((nullfd = open("/dev/null", O_RDONLY)) == -1 ||
+	    dup2(nullfd, 0) == -1 || dup2(ctx->outfd, 1) == -1 ||
+	    dup2(ctx->errfd, 2) == -1)
+		return -1;
+	if (ctx->readyw != -1 && dup2(ctx->readyw, ctx->ready_fd) == -1)
+		return -1;
+	top = MAXV(MAXV(ctx->statusw, ctx->outfd),
+	    MAXV(ctx->errfd, ctx->readyw));
+	for (fd = 3; fd <= top; fd++) {
+		if (fd == ctx->statusw ||
+		    (ctx->readyw != -1 && fd == ctx->ready_fd))
+			continue;
+		close(fd);
+	}
+	closefrom(top + 1);
+	return 0;
+}
+
+/* Child side: never returns. */
+__attribute__((noreturn)) static void
+child_exec(struct spawn_ctx *ctx)
+{
+	struct exec_err	 ee = { 0, 0 };
+	struct action_conf *ac = ctx->ac;
+	struct rlimit	 rl;
+	sigset_t	 set;
+	size_t		 i;
+	int		 sig;
+
+	for (sig = 1; sig < NSIG; sig++)
+		signal(sig, SIG_DFL);
+	sigemptyset(&set);
+	sigprocmask(SIG_SETMASK, &set, NULL);
+	setsid();
+
+	ee.stage = ST_FDS;
+	if (child_fds(ctx) == -1)
+		goto fail;
+
+	ee.stage = ST_RLIMIT;
+	for (i = 0; i < ac->nrlimits; i++) {
+		rl.rlim_cur = rl.rlim_max = ac->rlimits[i].value;
+		if (setrlimit(ac->rlimits[i].resource, &rl) == -1)
+			goto fail;
+	}
+	umask(ac->umask >= 0 ? (mode_t)ac->umask : 022);
+	if (ctx->cred.change) {
+		ee.stage = ST_GROUPS;
+		if (initgroups(ctx->cred.user, ctx->cred.gid) == -1)
+			goto fail;
+		ee.stage = ST_GID;
+		if (setresgid(ctx->cred.gid, ctx->cred.gid,
+		    ctx->cred.gid) == -1)
+			goto fail;
+		ee.stage = ST_UID;
+		if (setresuid(ctx->cred.uid, ctx->cred.uid,
+		    ctx->cred.uid) == -1)
+			goto fail;
+	}
+	ee.stage = ST_CHDIR;
+	if (chdir(ac->workdir ? ac->workdir : ctx->cred.home) == -1 &&
+	    (ac->workdir != NULL || chdir("/") == -1))
+		goto fail;
+	ee.stage = ST_EXEC;
+	environ = ctx->envp;
+	execvp(ctx->argv[0], ctx->argv);
+ fail:
+	ee.error = errno;
+	(void)write(ctx->statusw, &ee, sizeof(ee));
+	_exit(127);
+}
+
+static void
+exec_status_cb(int fd, short ev, void *arg)
+{
+	struct inst		*in = arg;
+	struct exec_err		 ee;
+	struct m_spawned	 s;
+	ssize_t			 n;
+
+	n = read(fd, &ee, sizeof(ee));
+	if (n == -1 && (errno == EAGAIN || errno == EINTR))
+		return;
+	event_free(in->ev_exec);
+	in->ev_exec = NULL;
+	close(in->execfd);
+	in->execfd = -1;
+	if (n == (ssize_t)sizeof(ee)) {
+		if (ee.stage < 1 || ee.stage > ST_EXEC)
+			ee.stage = ST_EXEC;
+		send_failed(&in->ref, ee.error, "%s %s: %s",
+		    stage_names[ee.stage],
+		    ee.stage == ST_EXEC ? "failed" : "failed before exec",
+		    strerror(ee.error));
+		/* the child exits 127; reaping must not report it again */
+		in->stopping = 2;
+		return;
+	}
+	memset(&s, 0, sizeof(s));
+	s.ref = in->ref;
+	s.pid = in->pid;
+	s.pgid = in->pgid;
+	if (proc_stat(in->pid, &in->starttime, NULL, NULL, NULL, 0) == -1)
+		in->starttime = 0;
+	s.starttime = in->starttime;
+	inst_pidfile_write(in);
+	spawner_send(M_SPAWNED, -1, &s, sizeof(s));
+}
+
+static int
+open_fifo(const struct m_ref *ref, const char *what, int *rfd, int *wfd,
+    uid_t uid)
+{
+	char	 path[PATH_MAX];
+
+	if (spawn_paths(ref, what, path, sizeof(path)) == -1)
+		return -1;
+	unlink(path);
+	if (mkfifo(path, 0600) == -1)
+		return -1;
+	/* the writer first, so the reader never sees a premature EOF */
+	if ((*wfd = open(path, O_RDWR | O_CLOEXEC)) == -1)
+		return -1;
+	if ((*rfd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC)) == -1) {
+		close(*wfd);
+		*wfd = -1;
+		return -1;
+	}
+	return 0;
+}
+
+static void
+send_logfd(const struct m_ref *ref, int stream, int fd)
+{
+	struct m_logfd	 l;
+
+	memset(&l, 0, sizeof(l));
+	l.ref = *ref;
+	l.stream = stream;
+	spawner_send(M_LOGFD, fd, &l, sizeof(l));
+}
+
+void
+spawn_reopen_logs(const struct m_ref *ref)
+{
+	char	 path[PATH_MAX];
+	int	 fd, stream;
+
+	for (stream = 1; stream <= 2; stream++) {
+		if (spawn_paths(ref, stream == 1 ? "out" : "err", path,
+		    sizeof(path)) == -1)
+			continue;
+		fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+		if (fd == -1)
+			continue;
+		send_logfd(ref, stream, fd);
+	}
+}
+
+static int
+prepare_sockdir(const char *sockdir, struct cred *c)
+{
+	if (mkdir_p(sockdir, 0755) == -1)
+		return -1;
+	if (c->change && chown(sockdir, c->uid, c->gid) == -1)
+		return -1;
+	return 0;
+}
+
+void
+spawn_start(const struct m_spawn *req)
+{
+	struct inst		*in;
+	struct service_conf	*sc;
+	struct action_conf	*ac;
+
+	if ((sc = service_conf_find(&sp->services, req->ref.service)) ==
+	    NULL || (ac = action_conf_find(sc, req->ref.action)) == NULL) {
+		send_failed(&req->ref, ENOENT, "unknown action");
+		return;
+	}
+	if ((in = inst_find_ref(&req->ref)) != NULL && in->pid > 0 &&
+	    !in->stopping) {
+		send_failed(&req->ref, EBUSY, "already running as pid %d",
+		    (int)in->pid);
+		return;
+	}
+	if ((in = calloc(1, sizeof(*in))) == NULL)
+		fatal("%s: calloc", __func__);
+	in->ref = req->ref;
+	in->pidfd = in->execfd = -1;
+	TAILQ_INSERT_TAIL(&sp->insts, in, entry);
+	prespawn_run(in, sc, ac);
+}
+
+/* Called by prespawn once the ground is clean. */
+void
+spawn_do(struct inst *in)
+{
+	struct spawn_ctx	 ctx;
+	struct service_conf	*sc;
+	struct action_conf	*ac;
+	char			 sockdir[PATH_MAX], err[REASON_BUF];
+	int			 outr = -1, errr = -1, readyr = -1;
+	int			 st[2] = { -1, -1 }, rp[2], e;
+	struct m_ref		 ref = in->ref;
+	pid_t			 pid;
+
+	memset(&ctx, 0, sizeof(ctx));
+	ctx.outfd = ctx.errfd = ctx.readyw = -1;
+	if ((sc = service_conf_find(&sp->services, ref.service)) == NULL ||
+	    (ac = action_conf_find(sc, ref.action)) == NULL) {
+		inst_free(in);
+		send_failed(&ref, ENOENT, "unknown action");
+		return;
+	}
+	ctx.ac = ac;
+	if ((e = resolve_cred(ac, &ctx.cred, err, sizeof(err))) != 0) {
+		inst_free(in);
+		send_failed(&ref, e, "%s", err);
+		return;
+	}
+	if (spawn_paths(&ref, "sockdir", sockdir, sizeof(sockdir)) == -1 ||
+	    prepare_sockdir(sockdir, &ctx.cred) == -1) {
+		e = errno;
+		inst_free(in);
+		send_failed(&ref, e, "socket dir %s: %s", sockdir,
+		    strerror(e));
+		return;
+	}
+	if (build_argv(&ctx, &ref, &ac->exec, sockdir) == -1 ||
+	    build_env(&ctx, &ref, ac, sockdir) == -1)
+		goto syserr;
+	if (open_fifo(&ref, "out", &outr, &ctx.outfd, ctx.cred.uid) == -1 ||
+	    open_fifo(&ref, "err", &errr, &ctx.errfd, ctx.cred.uid) == -1)
+		goto syserr;
+	if (ac->ready_mode == READY_FD) {
+		if (pipe2(rp, O_CLOEXEC) == -1)
+			goto syserr;
+		readyr = rp[0];
+		ctx.readyw = rp[1];
+		ctx.ready_fd = ac->ready_fd;
+	}
+	if (pipe2(st, O_CLOEXEC) == -1)
+		goto syserr;
+	ctx.statusw = st[1];
+	switch ((pid = fork())) {
+	case -1:
+		goto syserr;
+	case 0:
+		child_exec(&ctx);
+	}
+	close(st[1]);
+	in->pid = in->pgid = pid;
+	RB_INSERT(inst_pids, &sp->pids, in);
+	in->execfd = st[0];
+	set_nonblock(in->execfd);
+	in->ev_exec = event_new(sp->base, in->execfd, EV_READ | EV_PERSIST,
+	    exec_status_cb, in);
+	if (in->ev_exec == NULL || event_add(in->ev_exec, NULL) == -1)
+		fatalx("%s: event", __func__);
+	/* Hand the read ends over before M_SPAWNED is sent. */
+	send_logfd(&ref, 1, outr);
+	send_logfd(&ref, 2, errr);
+	if (readyr != -1)
+		spawner_send(M_READYFD, readyr, &ref, sizeof(ref));
+	ctx_free(&ctx);
+	log_debug("%s/%s: forked pid %d (job %llu restart %u)", ref.service,
+	    ref.action, (int)pid, (unsigned long long)ref.job_id,
+	    ref.restart_count);
+	return;
+ syserr:
+	e = errno;
+	ctx_free(&ctx);
+	if (outr != -1)
+		close(outr);
+	if (errr != -1)
+		close(errr);
+	if (readyr != -1)
+		close(readyr);
+	if (st[0] != -1)
+		close(st[0]);
+	if (st[1] != -1)
+		close(st[1]);
+	inst_free(in);
+	send_failed(&ref, e, "cannot spawn: %s", strerror(e));
+}
+
+/*
+ * Exec probes, run here on the prober's behalf (it holds no privilege):
+ * argv of the probe as the user of the first action it covers, in its
+ * own process group, killed as a group at the timeout.
+ */
+struct execprobe {
+	TAILQ_ENTRY(execprobe)	 entry;
+	struct m_exec_probe	 req;
+	pid_t			 pid;
+	int			 timedout;
+	int64_t			 started_us;
+	struct event		*ev_timer;
+};
+static TAILQ_HEAD(, execprobe) execprobes =
+    TAILQ_HEAD_INITIALIZER(execprobes);
+
+static void
+execprobe_reply(struct execprobe *ep, int ok, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void
+execprobe_reply(struct execprobe *ep, int ok, const char *fmt, ...)
+{
+	struct m_probe_result	 r;
+	va_list			 ap;
+
+	memset(&r, 0, sizeof(r));
+	strlcpy(r.service, ep->req.service, sizeof(r.service));
+	strlcpy(r.probe, ep->req.probe, sizeof(r.probe));
+	r.seq = ep->req.seq;
+	r.ok = ok;
+	r.duration_us = (uint64_t)(now_us() - ep->started_us);
+	va_start(ap, fmt);
+	vsnprintf(r.error, sizeof(r.error), fmt, ap);
+	va_end(ap);
+	spawner_send(M_EXEC_PROBE_RESULT, -1, &r, sizeof(r));
+}
+
+static void
+execprobe_timer_cb(int fd, short ev, void *arg)
+{
+	struct execprobe	*ep = arg;
+
+	ep->timedout = 1;
+	killpg(ep->pid, SIGKILL);
+}
+
+/* pid < 0: only ask whether -pid is an exec probe. */
+int
+reap_exec_probe_pid(pid_t pid, int st)
+{
+	struct execprobe	*ep;
+	pid_t			 want = pid < 0 ? -pid : pid;
+
+	TAILQ_FOREACH(ep, &execprobes, entry)
+		if (ep->pid == want)
+			break;
+	if (ep == NULL)
+		return 0;
+	if (pid < 0)
+		return 1;
+	TAILQ_REMOVE(&execprobes, ep, entry);
+	killpg(ep->pid, SIGKILL);
+	if (ep->timedout)
+		execprobe_reply(ep, 0, "timeout after %u ms",
+		    ep->req.timeout_ms);
+	else if (WIFEXITED(st) && WEXITSTATUS(st) == 0)
+		execprobe_reply(ep, 1, "%s", "");
+	else if (WIFEXITED(st) && WEXITSTATUS(st) == 127)
+		execprobe_reply(ep, 0, "exited with status 127 (exec "
+		    "failed?)");
+	else if (WIFEXITED(st))
+		execprobe_reply(ep, 0, "exited with status %d",
+		    WEXITSTATUS(st));
+	else
+		execprobe_reply(ep, 0, "killed by signal %s",
+		    config_signal_name(WTERMSIG(st)));
+	event_free(ep->ev_timer);
+	free(ep);
+	return 1;
+}
+
+static struct action_conf *
+execprobe_action(struct service_conf *sc, struct probe_conf *pc)
+{
+	size_t	 i;
+
+	if (pc->actions.n > 0)
+		return action_conf_find(sc, pc->actions.v[0]);
+	for (i = 0; i < sc->nactions; i++)
+		if (sc->actions[i].kind == KIND_PROCESS)
+			return &sc->actions[i];
+	return &sc->actions[0];
+}
+
+void
+execprobe_run(const struct m_exec_probe *req)
+{
+	struct execprobe	 tmp, *ep;
+	struct service_conf	*sc;
+	struct probe_conf	*pc;
+	struct action_conf	*ac;
+	struct spawn_ctx	 ctx;
+	struct m_ref		 ref;
+	char			 sockdir[PATH_MAX], err[REASON_BUF];
+	struct timeval		 tv;
+	int			 e, nullfd;
+	pid_t			 pid;
+
+	memset(&tmp, 0, sizeof(tmp));
+	tmp.req = *req;
+	tmp.started_us = now_us();
+	if ((sc = service_conf_find(&sp->services, req->service)) == NULL ||
+	    (pc = probe_conf_find(sc, req->probe)) == NULL ||
+	    pc->kind != PROBE_EXEC || (ac = execprobe_action(sc, pc)) ==
+	    NULL) {
+		execprobe_reply(&tmp, 0, "no such exec probe");
+		return;
+	}
+	memset(&ctx, 0, sizeof(ctx));
+	ctx.outfd = ctx.errfd = ctx.readyw = -1;
+	memset(&ref, 0, sizeof(ref));
+	strlcpy(ref.service, sc->name, sizeof(ref.service));
+	strlcpy(ref.action, ac->name, sizeof(ref.action));
+	if ((e = resolve_cred(ac, &ctx.cred, err, sizeof(err))) != 0) {
+		execprobe_reply(&tmp, 0, "%s", err);
+		return;
+	}
+	if (spawn_paths(&ref, "sockdir", sockdir, sizeof(sockdir)) == -1 ||
+	    build_argv(&ctx, &ref, &pc->exec, sockdir) == -1 ||
+	    build_env(&ctx, &ref, ac, sockdir) == -1) {
+		ctx_free(&ctx);
+		execprobe_reply(&tmp, 0, "cannot prepare exec probe");
+		return;
+	}
+	switch ((pid = fork())) {
+	case -1:
+		e = errno;
+		ctx_free(&ctx);
+		execprobe_reply(&tmp, 0, "fork: %s", strerror(e));
+		return;
+	case 0:
+		setsid();
+		signal(SIGPIPE, SIG_DFL);
+		if ((nullfd = open("/dev/null", O_RDWR)) != -1) {
+			dup2(nullfd, 0);
+			dup2(nullfd, 1);
+			dup2(nullfd, 2);
+		}
+		closefrom(3);
+		if (ctx.cred.change && (initgroups(ctx.cred.user,
+		    ctx.cred.gid) == -1 || setresgid(ctx.cred.gid,
+		    ctx.cred.gid, ctx.cred.gid) == -1 ||
+		    setresuid(ctx.cred.uid, ctx.cred.uid, ctx.cred.uid) == -1))
+			_exit(126);
+		if (chdir(ac->workdir ? ac->workdir : ctx.cred.home) == -1)
+			(void)chdir("/");
+		environ = ctx.envp;
+		execvp(ctx.argv[0], ctx.argv);
+		_exit(127);
+	}
+	ctx_free(&ctx);
+	if ((ep = calloc(1, sizeof(*ep))) == NULL)
+		fatal("%s: calloc", __func__);
+	*ep = tmp;
+	ep->pid = pid;
+	ep->ev_timer = evtimer_new(sp->base, execprobe_timer_cb, ep);
+	tv.tv_sec = req->timeout_ms / 1000;
+	tv.tv_usec = (req->timeout_ms % 1000) * 1000;
+	if (ep->ev_timer == NULL || evtimer_add(ep->ev_timer, &tv) == -1)
+		fatalx("%s: evtimer", __func__);
+	TAILQ_INSERT_TAIL(&execprobes, ep, entry);
+}

@@ -1,0 +1,231 @@
+/*
+ * herod: spawner.  Keeps root (it starts actions as other users) and does
+ * nothing but process lifecycle: pre-spawn cleanup, fork/exec, reaping,
+ * stopping.  It is a child subreaper, so descendants that double-fork
+ * away from their action are reparented here and can be killed with it.
+ */
+#include <sys/prctl.h>
+#include <sys/types.h>
+
+#include <errno.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+
+#include "herod.h"
+#include "log.h"
+#include "msg.h"
+#include "spawner.h"
+#include "util.h"
+
+struct spawner	*sp;
+
+static int
+inst_cmp(struct inst *a, struct inst *b)
+{
+	return a->pid < b->pid ? -1 : a->pid > b->pid;
+}
+RB_GENERATE(inst_pids, inst, by_pid, inst_cmp);
+
+void
+spawner_send(uint32_t type, int fd, const void *data, size_t len)
+{
+	if (msgev_send(sp->parent, type, 0, 0, fd, data, len) == -1)
+		fatal("%s: msgev_send type %u", __func__, type);
+}
+
+void
+send_failed(const struct m_ref *ref, int error, const char *fmt, ...)
+{
+	struct m_failed	 f;
+	va_list		 ap;
+
+	memset(&f, 0, sizeof(f));
+	f.ref = *ref;
+	f.error = error;
+	va_start(ap, fmt);
+	vsnprintf(f.reason, sizeof(f.reason), fmt, ap);
+	va_end(ap);
+	log_debug("%s/%s: spawn failed: %s", ref->service, ref->action,
+	    f.reason);
+	spawner_send(M_SPAWN_FAILED, -1, &f, sizeof(f));
+}
+
+struct inst *
+inst_find_ref(const struct m_ref *ref)
+{
+	struct inst	*in;
+
+	TAILQ_FOREACH(in, &sp->insts, entry) {
+		if (in->ref.job_id == ref->job_id &&
+		    strcmp(in->ref.service, ref->service) == 0 &&
+		    strcmp(in->ref.action, ref->action) == 0)
+			return in;
+	}
+	return NULL;
+}
+
+void
+inst_free(struct inst *in)
+{
+	if (in->pid > 0)
+		RB_REMOVE(inst_pids, &sp->pids, in);
+	TAILQ_REMOVE(&sp->insts, in, entry);
+	prespawn_cancel(in);
+	if (in->ev_pidfd != NULL)
+		event_free(in->ev_pidfd);
+	if (in->pidfd != -1)
+		close(in->pidfd);
+	if (in->ev_exec != NULL)
+		event_free(in->ev_exec);
+	if (in->execfd != -1)
+		close(in->execfd);
+	if (in->ev_kill != NULL)
+		event_free(in->ev_kill);
+	free(in);
+}
+
+static void
+conf_service(struct msg *m)
+{
+	struct config_errors	 errs;
+	struct service_conf	*sc, *old;
+
+	memset(&errs, 0, sizeof(errs));
+	sc = config_parse_service("pushed.json", NULL, m->data, m->hdr.len,
+	    &errs);
+	if (sc == NULL)
+		fatalx("%s: parent sent an invalid service: %s", __func__,
+		    errs.n > 0 ? errs.msg[0] : "?");
+	config_errors_clear(&errs);
+	if ((old = service_conf_find(&sp->services, sc->name)) != NULL) {
+		TAILQ_REMOVE(&sp->services, old, entry);
+		service_conf_free(old);
+	}
+	TAILQ_INSERT_TAIL(&sp->services, sc, entry);
+}
+
+static void
+conf_remove(struct msg *m)
+{
+	struct m_name		 n;
+	struct service_conf	*sc;
+
+	if (msg_get_exact(m, &n, sizeof(n)) == -1)
+		fatalx("%s: bad size", __func__);
+	proto_terminate(n.name);
+	if ((sc = service_conf_find(&sp->services, n.name)) != NULL) {
+		TAILQ_REMOVE(&sp->services, sc, entry);
+		service_conf_free(sc);
+	}
+}
+
+#define GET(m, s) do {							\
+	if (msg_get_exact((m), &(s), sizeof(s)) == -1)			\
+		fatalx("%s: message %u: bad size %u", __func__,		\
+		    (m)->hdr.type, (m)->hdr.len);			\
+} while (0)
+
+static void
+ref_terminate(struct m_ref *ref)
+{
+	proto_terminate(ref->service);
+	proto_terminate(ref->action);
+}
+
+static void
+spawner_dispatch(struct msgev *mev, struct msg *m, void *arg)
+{
+	struct m_spawn		 spawn;
+	struct m_stop		 stop;
+	struct m_spawned	 adopt;
+	struct m_ref		 ref;
+	struct m_exec_probe	 ep;
+
+	if (m->fd != -1) {
+		close(m->fd);
+		fatalx("%s: unexpected fd with message %u", __func__,
+		    m->hdr.type);
+	}
+	switch (m->hdr.type) {
+	case M_CONF_SERVICE:
+		conf_service(m);
+		break;
+	case M_CONF_REMOVE:
+		conf_remove(m);
+		break;
+	case M_CONF_DONE:
+		spawner_send(M_CONF_ACK, -1, NULL, 0);
+		break;
+	case M_SPAWN:
+		GET(m, spawn);
+		ref_terminate(&spawn.ref);
+		spawn_start(&spawn);
+		break;
+	case M_STOP:
+		GET(m, stop);
+		ref_terminate(&stop.ref);
+		stop_inst(&stop);
+		break;
+	case M_ADOPT:
+		GET(m, adopt);
+		ref_terminate(&adopt.ref);
+		reap_adopt(&adopt);
+		break;
+	case M_REOPEN_LOGS:
+		GET(m, ref);
+		ref_terminate(&ref);
+		spawn_reopen_logs(&ref);
+		break;
+	case M_EXEC_PROBE:
+		GET(m, ep);
+		proto_terminate(ep.service);
+		proto_terminate(ep.probe);
+		execprobe_run(&ep);
+		break;
+	default:
+		fatalx("%s: unexpected message %u", __func__, m->hdr.type);
+	}
+}
+
+static void
+spawner_parent_closed(struct msgev *mev, void *arg)
+{
+	/* Services keep running: they are in their own sessions. */
+	log_debug("%s: parent gone, exiting", __func__);
+	exit(0);
+}
+
+void
+spawner_main(struct herod_env *env)
+{
+	static struct spawner	 s;
+
+	sp = &s;
+	s.env = env;
+	s.self = getpid();
+	TAILQ_INIT(&s.services);
+	TAILQ_INIT(&s.insts);
+	RB_INIT(&s.pids);
+	setproctitle("spawner");
+	log_procinit("spawner");
+	sandbox_die_with_parent();
+	if (prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == -1)
+		fatal("%s: PR_SET_CHILD_SUBREAPER", __func__);
+	signal(SIGPIPE, SIG_IGN);
+	if ((s.base = event_base_new()) == NULL)
+		fatalx("%s: event_base_new", __func__);
+	reap_init();
+	s.parent = msgev_new(s.base, WORKER_FD, MSG_MAX_PAYLOAD, 0,
+	    spawner_dispatch, spawner_parent_closed, NULL);
+	if (s.parent == NULL)
+		fatal("%s: msgev_new", __func__);
+	spawner_send(M_WORKER_READY, -1, NULL, 0);
+	event_base_dispatch(s.base);
+	fatalx("%s: event loop ended", __func__);
+}

@@ -1,0 +1,95 @@
+/* herod: spawner, the root worker that owns process lifecycles. */
+#ifndef HEROD_SPAWNER_H
+#define HEROD_SPAWNER_H
+
+#include <sys/tree.h>
+#include <sys/types.h>
+
+#include <limits.h>
+
+#include <event2/event.h>
+
+#include "config.h"
+#include "proto.h"
+
+struct msgev;
+
+/* A running (or being started) instance of an action. */
+struct inst {
+	RB_ENTRY(inst)		 by_pid;
+	TAILQ_ENTRY(inst)	 entry;
+	struct m_ref		 ref;
+	pid_t			 pid;		/* 0 while pre-spawn runs */
+	pid_t			 pgid;
+	uint64_t		 starttime;
+	int			 adopted;	/* not our child: pidfd */
+	int			 pidfd;
+	struct event		*ev_pidfd;
+	int			 execfd;	/* exec status pipe, -1 done */
+	struct event		*ev_exec;
+	struct event		*ev_kill;	/* stop escalation timer */
+	int			 stopping;
+	int			 stop_signal;
+	char			 pidfile[PATH_MAX];
+	/* pre-spawn: pids we wait to see gone before fork */
+	struct prewait		*prewait;
+};
+RB_HEAD(inst_pids, inst);
+RB_PROTOTYPE(inst_pids, inst, by_pid, inst_cmp);
+TAILQ_HEAD(inst_list, inst);
+
+struct spawner {
+	struct herod_env	*env;
+	struct event_base	*base;
+	struct msgev		*parent;
+	struct service_conf_list services;
+	struct inst_pids	 pids;
+	struct inst_list	 insts;
+	struct event		*ev_sigchld;
+	pid_t			 self;
+};
+extern struct spawner	*sp;
+
+/* spawner.c */
+void		 spawner_send(uint32_t, int, const void *, size_t);
+struct inst	*inst_find_ref(const struct m_ref *);
+void		 inst_free(struct inst *);
+void		 send_failed(const struct m_ref *, int, const char *, ...)
+		    __attribute__((format(printf, 3, 4)));
+
+/* spawn.c */
+void		 spawn_start(const struct m_spawn *);
+void		 spawn_do(struct inst *);
+int		 spawn_paths(const struct m_ref *, const char *, char *,
+		    size_t);
+void		 spawn_reopen_logs(const struct m_ref *);
+
+/* reap.c */
+void		 reap_init(void);
+void		 reap_adopt(const struct m_spawned *);
+void		 reap_watch_pidfd(struct inst *);
+void		 reap_inst_gone(struct inst *, int, int);
+int		 reap_exec_probe_pid(pid_t, int);
+void		 kill_job_orphans(uint64_t, int);
+
+/* stop.c */
+void		 stop_inst(const struct m_stop *);
+void		 stop_kill_group(struct inst *, int);
+
+/* prespawn.c */
+void		 prespawn_run(struct inst *, struct service_conf *,
+		    struct action_conf *);
+void		 prespawn_cancel(struct inst *);
+int		 inst_pidfile_path(const struct m_ref *, struct action_conf *,
+		    char *, size_t);
+void		 inst_pidfile_write(struct inst *);
+
+/* sockown.c */
+int		 sock_listening(const char *);
+pid_t		 sock_owner_unix(unsigned long, const char *, char *, size_t);
+pid_t		 port_owner_tcp(unsigned int, char *, size_t);
+
+/* execprobe.c */
+void		 execprobe_run(const struct m_exec_probe *);
+
+#endif

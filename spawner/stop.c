@@ -1,0 +1,84 @@
+/*
+ * Stopping an instance: the stop signal to its whole process group (and
+ * to its orphans), then SIGKILL after stop.timeout_ms.  The parent learns
+ * the end from M_EXITED, sent when the leader is reaped.
+ */
+#include <sys/types.h>
+
+#include <errno.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+
+#include "herod.h"
+#include "log.h"
+#include "msg.h"
+#include "spawner.h"
+#include "util.h"
+
+void
+stop_kill_group(struct inst *in, int sig)
+{
+	if (in->pgid > 1) {
+		if (killpg(in->pgid, sig) == -1 && errno != ESRCH)
+			log_warn("%s: killpg %d", __func__, (int)in->pgid);
+		if (sig != SIGKILL && sig != SIGCONT)
+			killpg(in->pgid, SIGCONT);
+	} else if (in->pid > 1)
+		kill(in->pid, sig);
+	kill_job_orphans(in->ref.job_id, sig);
+}
+
+static void
+kill_timer_cb(int fd, short ev, void *arg)
+{
+	struct inst	*in = arg;
+
+	log_info("%s/%s: pid %d did not stop in time, killing its group",
+	    in->ref.service, in->ref.action, (int)in->pid);
+	stop_kill_group(in, SIGKILL);
+}
+
+static void
+report_gone(const struct m_ref *ref, pid_t pid)
+{
+	struct m_exited	 e;
+
+	memset(&e, 0, sizeof(e));
+	e.ref = *ref;
+	e.pid = pid;
+	e.known = 0;
+	spawner_send(M_EXITED, -1, &e, sizeof(e));
+}
+
+void
+stop_inst(const struct m_stop *req)
+{
+	struct inst	*in;
+	struct timeval	 tv;
+
+	in = inst_find_ref(&req->ref);
+	if (in == NULL || (req->pid > 0 && in->pid != req->pid)) {
+		/* nothing of ours: make sure a recorded pid is not left */
+		report_gone(&req->ref, req->pid);
+		return;
+	}
+	if (in->pid == 0) {		/* still in pre-spawn */
+		inst_free(in);
+		report_gone(&req->ref, 0);
+		return;
+	}
+	if (in->stopping == 1)
+		return;
+	in->stopping = 1;
+	stop_kill_group(in, req->signal > 0 ? req->signal : SIGTERM);
+	tv.tv_sec = req->timeout_ms / 1000;
+	tv.tv_usec = (req->timeout_ms % 1000) * 1000;
+	if (in->ev_kill == NULL)
+		in->ev_kill = evtimer_new(sp->base, kill_timer_cb, in);
+	if (in->ev_kill == NULL || evtimer_add(in->ev_kill, &tv) == -1)
+		fatalx("%s: evtimer", __func__);
+}
