@@ -1,0 +1,289 @@
+"""Integration harness: runs a real herod (user mode, -d) in a temporary
+directory and drives it with the real heroctl.  Every process a test
+starts is killed by pid at the end; every wait is bounded."""
+
+import json
+import os
+import pwd
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import traceback
+
+HEROD = os.environ.get("HEROD", "")
+HEROCTL = os.environ.get("HEROCTL", "")
+SERVERS = os.environ.get("SERVERS", "")
+
+
+class Fail(Exception):
+    pass
+
+
+def check(cond, msg="check failed"):
+    if not cond:
+        raise Fail(msg)
+
+
+def wait_for(cond, timeout=10.0, what="condition", interval=0.02):
+    """Poll cond() until it returns a true value or timeout seconds pass."""
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        try:
+            last = cond()
+        except Exception as e:  # a transient error counts as "not yet"
+            last = e
+        if last and not isinstance(last, Exception):
+            return last
+        time.sleep(interval)
+    raise Fail("timed out after %.1fs waiting for %s (last: %r)" %
+               (timeout, what, last))
+
+
+def pid_alive(pid):
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            st = f.read()
+        return st[st.rindex(")") + 2] not in "ZX"
+    except (OSError, ValueError):
+        return False
+
+
+def proc_children_of_env(marker):
+    """Pids of processes whose environment mentions marker (our tmpdir)."""
+    pids = []
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            with open("/proc/%s/environ" % d, "rb") as f:
+                env = f.read()
+        except OSError:
+            continue
+        if marker.encode() in env:
+            pids.append(int(d))
+    return pids
+
+
+def proc_title(pid):
+    try:
+        with open("/proc/%d/cmdline" % pid, "rb") as f:
+            return f.read().replace(b"\0", b" ").decode(errors="replace").strip()
+    except OSError:
+        return ""
+
+
+def proc_uid(pid):
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith("Uid:"):
+                return int(line.split()[1])
+    return -1
+
+
+class Herod:
+    def __init__(self, tmp=None, user=None):
+        self.tmp = tmp or tempfile.mkdtemp(prefix="herod-test-")
+        self.conf = os.path.join(self.tmp, "conf")
+        self.state = os.path.join(self.tmp, "state")
+        self.run = os.path.join(self.tmp, "run")
+        self.sock = os.path.join(self.run, "herod.sock")
+        self.log = os.path.join(self.tmp, "herod.log")
+        self.user = user
+        os.makedirs(self.conf, exist_ok=True)
+        self.proc = None
+        self.extra = []          # other processes tests started
+
+    # service files -------------------------------------------------
+    def service(self, name, actions, **top):
+        doc = {"name": name, "actions": actions}
+        doc.update(top)
+        with open(os.path.join(self.conf, name + ".json"), "w") as f:
+            json.dump(doc, f, indent=1)
+
+    def remove_service(self, name):
+        os.unlink(os.path.join(self.conf, name + ".json"))
+
+    # daemon --------------------------------------------------------
+    def start(self, wait=True, args=()):
+        argv = [HEROD, "-d", "-v", "-c", self.conf, "-s", self.state,
+                "-r", self.run]
+        if self.user:
+            argv += ["-u", self.user]
+        argv += list(args)
+        self.logf = open(self.log, "ab")
+        self.proc = subprocess.Popen(argv, stdout=self.logf,
+                                     stderr=subprocess.STDOUT,
+                                     stdin=subprocess.DEVNULL)
+        if wait:
+            wait_for(lambda: self.ctl("list")[0] == 0, 15,
+                     "herod to answer")
+        return self.proc
+
+    def ctl(self, *args, json_out=True, timeout=60, sock=None, user=None):
+        argv = [HEROCTL, "-s", sock or self.sock]
+        if json_out:
+            argv.append("-j")
+        argv += list(args)
+        kw = {}
+        if user is not None:
+            pw = pwd.getpwnam(user)
+
+            def demote():
+                os.setgroups([])
+                os.setgid(pw.pw_gid)
+                os.setuid(pw.pw_uid)
+            kw["preexec_fn"] = demote
+        p = subprocess.run(argv, capture_output=True, timeout=timeout,
+                           stdin=subprocess.DEVNULL, **kw)
+        out = p.stdout.decode(errors="replace")
+        doc = None
+        if json_out and out.strip():
+            try:
+                doc = json.loads(out)
+            except ValueError:
+                doc = out
+        return p.returncode, doc, p.stderr.decode(errors="replace")
+
+    def list(self):
+        rc, doc, err = self.ctl("list")
+        if rc != 0:
+            raise Fail("list failed: rc=%d %s" % (rc, err))
+        return {s["name"]: s for s in doc["services"]}
+
+    def svc(self, name):
+        return self.list().get(name)
+
+    def state_of(self, name):
+        s = self.svc(name)
+        return s and s["state"]
+
+    def wait_state(self, name, state, timeout=15):
+        return wait_for(lambda: (self.svc(name) or {}).get("state") == state
+                        and self.svc(name), timeout,
+                        "%s to be %s" % (name, state))
+
+    def action(self, name, action):
+        s = self.svc(name)
+        for a in s["actions"]:
+            if a["name"] == action:
+                return a
+        raise Fail("no action %s/%s" % (name, action))
+
+    def pid(self, name, action):
+        return self.action(name, action)["pid"]
+
+    def workers(self):
+        """{title: pid} of this herod's processes."""
+        out = {}
+        if self.proc is None:
+            return out
+        out["herod: parent"] = self.proc.pid
+        for d in os.listdir("/proc"):
+            if not d.isdigit():
+                continue
+            try:
+                with open("/proc/%s/stat" % d) as f:
+                    st = f.read()
+                ppid = int(st[st.rindex(")") + 2:].split()[1])
+            except (OSError, ValueError, IndexError):
+                continue
+            if ppid == self.proc.pid:
+                t = proc_title(int(d))
+                if t.startswith("herod: "):
+                    out[t.split(" (")[0]] = int(d)
+        return out
+
+    def logtext(self):
+        with open(self.log, "rb") as f:
+            return f.read().decode(errors="replace")
+
+    def events(self):
+        rc, _, _ = 0, None, None
+        p = subprocess.run([HEROCTL, "-s", self.sock, "-j", "events",
+                            "-n", "100000"], capture_output=True, timeout=30)
+        return [json.loads(l) for l in p.stdout.decode().splitlines()
+                if l.strip()]
+
+    def stop(self, sig=signal.SIGTERM, timeout=20):
+        if self.proc is None:
+            return
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
+        self.proc = None
+
+    def kill_everything(self):
+        """Kill by pid whatever this test started: herod, its workers, the
+        services (found by the tmpdir in their environment) and extras."""
+        pids = set(self.extra)
+        if self.proc is not None:
+            pids.add(self.proc.pid)
+            pids.update(self.workers().values())
+        pids.update(proc_children_of_env(self.tmp))
+        pids.discard(os.getpid())
+        for p in pids:
+            try:
+                os.kill(p, signal.SIGKILL)
+            except OSError:
+                pass
+        if self.proc is not None:
+            try:
+                self.proc.wait(5)
+            except subprocess.TimeoutExpired:
+                pass
+        for p in list(self.extra):
+            try:
+                os.waitpid(p, os.WNOHANG)
+            except OSError:
+                pass
+
+    def cleanup(self):
+        self.kill_everything()
+        if os.environ.get("KEEP_TMP"):
+            print("  kept", self.tmp)
+            return
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+
+def run_tests(tests, needs_root=()):
+    """Run test functions; each gets a fresh Herod.  Prints a summary line
+    'N passed, N failed' and exits non-zero on failure."""
+    passed = failed = skipped = 0
+    only = os.environ.get("ONLY")
+    for t in tests:
+        name = t.__name__
+        if only and only not in name:
+            continue
+        if t in needs_root and os.geteuid() != 0:
+            print("SKIP %s (needs root)" % name)
+            skipped += 1
+            continue
+        h = Herod()
+        t0 = time.monotonic()
+        try:
+            t(h)
+            passed += 1
+            print("ok   %s (%.1fs)" % (name, time.monotonic() - t0))
+        except Exception as e:
+            failed += 1
+            print("FAIL %s (%.1fs): %s" % (name, time.monotonic() - t0, e))
+            traceback.print_exc()
+            try:
+                print("---- herod log tail ----")
+                print("\n".join(h.logtext().splitlines()[-40:]))
+            except OSError:
+                pass
+        finally:
+            h.stop()
+            h.cleanup()
+        sys.stdout.flush()
+    print("%d passed, %d failed, %d skipped" % (passed, failed, skipped))
+    sys.exit(1 if failed else 0)

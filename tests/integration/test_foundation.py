@@ -1,0 +1,227 @@
+"""Foundation: processes, start/stop, restarts, exec failures, worker
+crashes, authorization, configuration errors."""
+
+import os
+import signal
+import subprocess
+import sys
+
+sys.path.insert(0, os.path.dirname(__file__))
+from harness import (Fail, Herod, HEROD, check, pid_alive, proc_uid,
+                     run_tests, wait_for)
+
+SLEEP = ["/bin/sleep", "1000"]
+
+
+def test_processes_and_stop(h):
+    h.service("web", [{"name": "server",
+                       "exec": ["/bin/sh", "-c",
+                                "sleep 1000 & exec sleep 1001"]}])
+    h.start()
+    w = wait_for(lambda: len(h.workers()) == 4 and h.workers(), 10,
+                 "4 herod processes")
+    check(set(w) == {"herod: parent", "herod: spawner", "herod: prober",
+                     "herod: store"}, "titles: %r" % w)
+    s = h.wait_state("web", "running")
+    pid = s["actions"][0]["pid"]
+    check(pid > 0 and pid_alive(pid), "pid %d alive" % pid)
+    check(s["actions"][0]["state"] == "running")
+    # the grandchild exists too
+    kids = wait_for(lambda: [p for p in map(int, open(
+        "/proc/%d/task/%d/children" % (pid, pid)).read().split())], 5,
+        "grandchild")
+    rc, doc, err = h.ctl("stop", "web")
+    check(rc == 0, "stop rc %d %s" % (rc, err))
+    check(h.state_of("web") == "stopped")
+    wait_for(lambda: not pid_alive(pid) and not any(map(pid_alive, kids)),
+             5, "no process of web left")
+
+
+def test_crash_restart_backoff(h):
+    h.service("crash", [{"name": "main", "exec": ["/bin/sh", "-c", "exit 1"],
+                         "restart": {"policy": "on-failure", "delay_ms": 50,
+                                     "max_delay_ms": 400,
+                                     "max_restarts": 4, "window_s": 60}}])
+    h.start()
+    seen = []
+
+    def progressed():
+        a = h.action("crash", "main")
+        seen.append((a["job_id"], a["restart_count"]))
+        return a["restart_count"] >= 2
+    wait_for(progressed, 10, "restart_count to grow")
+    s = h.wait_state("crash", "failed", 20)
+    a = s["actions"][0]
+    check(a["restart_count"] == 4, "restart_count stops at 4: %r" % a)
+    check(len({j for j, _ in seen} | {a["job_id"]}) == 1,
+          "job id stable: %r" % seen)
+    check("restart limit" in s["reason"], "reason: %r" % s["reason"])
+    # backoff delays grow: look at spawn events
+    ev = [e for e in h.events() if e.get("event") == "spawn" and
+          e.get("service") == "crash"]
+    ts = [e["ts"] for e in ev]
+    gaps = [b - a for a, b in zip(ts, ts[1:])]
+    check(len(gaps) >= 4, "spawn events: %r" % ev)
+    check(gaps[-1] > gaps[0], "backoff grows: %r" % gaps)
+
+
+def test_policy_never(h):
+    h.service("once", [{"name": "main", "exec": ["/bin/sh", "-c", "exit 3"],
+                        "restart": {"policy": "never"}}])
+    h.start()
+    s = h.wait_state("once", "failed")
+    check("status 3" in s["reason"], s["reason"])
+    check(s["actions"][0]["restart_count"] == 0)
+
+
+def test_exit_zero_is_stopped(h):
+    h.service("done", [{"name": "main", "exec": ["/bin/true"]}])
+    h.start()
+    s = h.wait_state("done", "stopped")
+    check(s["reason"] == "main exited with status 0", s["reason"])
+    check(s["actions"][0]["state"] == "exited")
+
+
+def test_missing_binary(h):
+    h.service("ghost", [{"name": "main", "exec": ["/nonexistent/bin"],
+                         "restart": {"policy": "always"}}])
+    h.service("ok", [{"name": "main", "exec": SLEEP}])
+    h.start()
+    s = h.wait_state("ghost", "failed")
+    check("No such file or directory" in s["reason"], s["reason"])
+    check(s["actions"][0]["restart_count"] == 0)
+    h.wait_state("ok", "running")
+    rc, _, err = h.ctl("start", "ghost")
+    check(rc == 1 and "ghost" in err, "start of ghost: %d %s" % (rc, err))
+
+
+def test_worker_crash(h):
+    h.service("a", [{"name": "main", "exec": SLEEP}])
+    h.service("b", [{"name": "x", "exec": SLEEP},
+                    {"name": "y", "exec": SLEEP}])
+    h.start()
+    h.wait_state("a", "running")
+    h.wait_state("b", "running")
+    before = {n: [a["pid"] for a in s["actions"]]
+              for n, s in h.list().items()}
+    for title in ("herod: prober", "herod: store", "herod: spawner"):
+        old = h.workers()[title]
+        os.kill(old, signal.SIGKILL)
+        wait_for(lambda: h.workers().get(title, old) != old, 5,
+                 "%s restarted" % title)
+        wait_for(lambda: h.ctl("list")[0] == 0, 5, "heroctl answers")
+    after = {n: [a["pid"] for a in s["actions"]]
+             for n, s in h.list().items()}
+    check(before == after, "pids unchanged: %r -> %r" % (before, after))
+    check(all(h.state_of(n) == "running" for n in ("a", "b")))
+    # the new spawner still supervises: kill a service, it comes back
+    p = after["a"][0]
+    os.kill(p, signal.SIGKILL)
+    wait_for(lambda: h.pid("a", "main") not in (0, p) and
+             h.state_of("a") == "running", 10, "a restarted")
+    rc, _, err = h.ctl("stop", "b")
+    check(rc == 0, err)
+    wait_for(lambda: not any(map(pid_alive, after["b"])), 5, "b gone")
+
+
+def test_two_actions_one_killed(h):
+    h.service("pair", [{"name": "one", "exec": SLEEP,
+                        "restart": {"delay_ms": 1500}},
+                       {"name": "two", "exec": SLEEP}])
+    h.start()
+    h.wait_state("pair", "running")
+    p1, p2 = h.pid("pair", "one"), h.pid("pair", "two")
+    os.kill(p1, signal.SIGKILL)
+    s = h.wait_state("pair", "degraded", 5)
+    check("one" in s["reason"], s["reason"])
+    check(h.pid("pair", "two") == p2)
+    s = h.wait_state("pair", "running", 10)
+    check(h.pid("pair", "two") == p2 and h.pid("pair", "one") != p1)
+    check(h.action("pair", "one")["restart_count"] == 1)
+
+
+def test_check_config_and_reload(h):
+    h.service("good", [{"name": "main", "exec": SLEEP}])
+    h.start()
+    h.wait_state("good", "running")
+    pid = h.pid("good", "main")
+    with open(os.path.join(h.conf, "bad.json"), "w") as f:
+        f.write('{"name": "bad", "actions": [{"name": "m", "exec": ["/x"],'
+                ' "restart": {"policy": "sometimes"}}]}')
+    p = subprocess.run([HEROD, "-n", "-c", h.conf], capture_output=True,
+                       timeout=10)
+    check(p.returncode == 1, "herod -n rc %d" % p.returncode)
+    err = p.stderr.decode()
+    check("bad.json: actions[0].restart.policy" in err, err)
+    h.service("good", [{"name": "main", "exec": ["/bin/sleep", "999"]}])
+    rc, _, err = h.ctl("reload")
+    check(rc == 1 and "bad.json" in err, "reload: %d %s" % (rc, err))
+    check(h.pid("good", "main") == pid, "nothing applied")
+    os.unlink(os.path.join(h.conf, "bad.json"))
+    rc, doc, err = h.ctl("reload")
+    check(rc == 0 and doc["changed"] == ["good"], "%d %r %s" % (rc, doc, err))
+    wait_for(lambda: h.pid("good", "main") not in (0, pid) and
+             h.state_of("good") == "running", 10, "good restarted")
+
+
+def test_unprivileged_peer(h):
+    if os.geteuid() != 0:
+        # as a normal user we are the admin: check the allowed path only
+        h.service("s", [{"name": "main", "exec": SLEEP}])
+        h.start()
+        check(h.ctl("stop", "s")[0] == 0)
+        return
+    os.chmod(h.tmp, 0o755)
+    h.service("s", [{"name": "main", "exec": SLEEP}])
+    h.user = ensure_worker_user()
+    h.start()
+    os.chmod(h.run, 0o755)
+    h.wait_state("s", "running")
+    rc, doc, err = h.ctl("list", user="nobody")
+    check(rc == 0 and doc["services"][0]["name"] == "s", "%d %s" % (rc, err))
+    rc, doc, err = h.ctl("stop", "s", user="nobody")
+    check(rc == 5, "stop as nobody: %d %s" % (rc, err))
+    check(h.state_of("s") == "running")
+    rc, _, err = h.ctl("status", "nosuch")
+    check(rc == 4, "no such service: %d %s" % (rc, err))
+
+
+def ensure_worker_user(name="_herodtest"):
+    import pwd
+    try:
+        pwd.getpwnam(name)
+    except KeyError:
+        subprocess.run(["useradd", "--system", "--no-create-home",
+                        "--shell", "/usr/sbin/nologin", name], check=True,
+                       timeout=30)
+    return name
+
+
+def test_system_mode_workers(h):
+    user = ensure_worker_user()
+    import pwd
+    uid = pwd.getpwnam(user).pw_uid
+    os.chmod(h.tmp, 0o755)
+    h.user = user
+    h.service("s", [{"name": "main", "exec": SLEEP}])
+    h.start()
+    h.wait_state("s", "running")
+    w = wait_for(lambda: len(h.workers()) == 4 and h.workers(), 10, "4 procs")
+    check(proc_uid(w["herod: prober"]) == uid, "prober uid")
+    check(proc_uid(w["herod: store"]) == uid, "store uid")
+    check(proc_uid(w["herod: spawner"]) == 0, "spawner root")
+    check(proc_uid(h.pid("s", "main")) == 0, "service as root by default")
+    os.kill(w["herod: store"], signal.SIGKILL)
+    wait_for(lambda: h.workers().get("herod: store", w["herod: store"]) !=
+             w["herod: store"], 5, "store back")
+    check(proc_uid(h.workers()["herod: store"]) == uid)
+
+
+TESTS = [test_processes_and_stop, test_crash_restart_backoff,
+         test_policy_never, test_exit_zero_is_stopped, test_missing_binary,
+         test_worker_crash, test_two_actions_one_killed,
+         test_check_config_and_reload, test_unprivileged_peer,
+         test_system_mode_workers]
+
+if __name__ == "__main__":
+    run_tests(TESTS, needs_root=(test_system_mode_workers,))
