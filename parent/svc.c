@@ -393,9 +393,9 @@ svc_start(struct svc *s)
 	for (i = 0; i < s->nacts; i++)
 		if (s->acts[i].pid > 0 || s->acts[i].state == AS_STOPPING)
 			fresh = 0;
-	if (s->intent == INTENT_UP && !fresh &&
-	    (s->state == SS_RUNNING || s->state == SS_STARTING))
-		return;
+	if (s->intent == INTENT_UP && s->state != SS_FAILED &&
+	    s->state != SS_STOPPED)
+		return;		/* already on its way */
 	s->intent = INTENT_UP;
 	if (fresh) {
 		s->run_id = pt.next_run_id++;
@@ -1024,7 +1024,12 @@ svc_update(struct svc *s)
 {
 	enum service_state	 st;
 	char			 reason[REASON_BUF];
+	size_t			 i;
 
+	if (s->intent == INTENT_UP)
+		for (i = 0; i < s->nacts; i++)
+			if (s->acts[i].state == AS_WAITING)
+				act_try_start(&s->acts[i]);
 	st = svc_compute(s, reason, sizeof(reason));
 	if (st == SS_RUNNING)
 		s->was_running = 1;

@@ -1,0 +1,451 @@
+/*
+ * Unit tests of the parent's state machine (parent/svc.c): messages from
+ * the workers are fed in directly; messages to them are captured by the
+ * proc_send() stub below.
+ */
+#include <sys/types.h>
+#include <sys/wait.h>
+
+#include <check.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/event.h>
+
+#include "log.h"
+#include "parent.h"
+#include "util.h"
+
+struct herod_env	 herod_env;
+struct parent		 pt;
+
+/* captured messages to the workers */
+struct sent {
+	enum proc_id	 to;
+	uint32_t	 type;
+	char		 data[1024];
+	size_t		 len;
+};
+static struct sent	 sent[4096];
+static size_t		 nsent;
+
+int
+proc_send(enum proc_id id, uint32_t type, int fd, const void *data,
+    size_t len)
+{
+	if (nsent < nitems(sent)) {
+		sent[nsent].to = id;
+		sent[nsent].type = type;
+		sent[nsent].len = len > sizeof(sent[0].data) ?
+		    sizeof(sent[0].data) : len;
+		if (data != NULL)
+			memcpy(sent[nsent].data, data, sent[nsent].len);
+		nsent++;
+	}
+	return 0;
+}
+int proc_ready(enum proc_id id) { return 1; }
+void proc_stop_all(void) { }
+void proc_push_service(struct service_conf *sc) { }
+void proc_push_remove(const char *n) { }
+void control_state_changed(struct svc *s) { }
+
+static struct sent *
+last_sent(uint32_t type)
+{
+	size_t	 i;
+
+	for (i = nsent; i > 0; i--)
+		if (sent[i - 1].type == type)
+			return &sent[i - 1];
+	return NULL;
+}
+
+static size_t
+count_sent(uint32_t type)
+{
+	size_t	 i, n = 0;
+
+	for (i = 0; i < nsent; i++)
+		if (sent[i].type == type)
+			n++;
+	return n;
+}
+
+static struct svc *
+load(const char *json)
+{
+	struct config_errors	 errs;
+	struct service_conf	*sc;
+
+	memset(&errs, 0, sizeof(errs));
+	sc = config_parse_service("t.json", NULL, json, strlen(json), &errs);
+	ck_assert_msg(sc != NULL, "parse: %s", errs.n ? errs.msg[0] : "?");
+	return svc_add(sc);
+}
+
+static void
+setup(void)
+{
+	struct svc	*s;
+
+	log_init(1, 0);
+	while ((s = RB_MIN(svc_tree, &pt.svcs)) != NULL)
+		svc_remove(s);
+	if (pt.base == NULL)
+		pt.base = event_base_new();
+	RB_INIT(&pt.svcs);
+	pt.next_job_id = pt.next_run_id = 1;
+	pt.started = 1;
+	nsent = 0;
+}
+
+static void
+spawned(struct act *a, pid_t pid)
+{
+	struct m_spawned	 m;
+
+	memset(&m, 0, sizeof(m));
+	act_ref(a, &m.ref);
+	m.pid = m.pgid = pid;
+	act_spawned(&m);
+}
+
+static void
+exited(struct act *a, int wstatus)
+{
+	struct m_exited	 e;
+
+	memset(&e, 0, sizeof(e));
+	act_ref(a, &e.ref);
+	e.pid = a->pid;
+	e.wstatus = wstatus;
+	e.known = 1;
+	act_exited(&e);
+}
+
+static void
+ready(struct act *a, int yes, uint32_t restart_count)
+{
+	struct m_ready	 r;
+
+	memset(&r, 0, sizeof(r));
+	act_ref(a, &r.ref);
+	r.ref.restart_count = restart_count;
+	r.ready = yes;
+	strlcpy(r.reason, "ready file removed", sizeof(r.reason));
+	act_ready(&r);
+}
+
+#define ONE(extra) "{\"name\":\"t\",\"actions\":[{\"name\":\"m\"," \
+	"\"exec\":[\"/bin/true\"]" extra "}]}"
+
+START_TEST(start_running)
+{
+	struct svc	*s = load(ONE(""));
+	struct act	*a = &s->acts[0];
+
+	svc_start(s);
+	ck_assert_int_eq(a->state, AS_STARTING);
+	ck_assert_int_eq(s->state, SS_STARTING);
+	ck_assert_ptr_nonnull(last_sent(M_SPAWN));
+	spawned(a, 100);
+	ck_assert_int_eq(a->state, AS_RUNNING);
+	ck_assert_int_eq(s->state, SS_RUNNING);
+	ck_assert_uint_eq(a->job_id, 1);
+}
+END_TEST
+
+START_TEST(crash_restarts_same_job)
+{
+	struct svc	*s = load(ONE(",\"restart\":{\"delay_ms\":0}"));
+	struct act	*a = &s->acts[0];
+	uint64_t	 job;
+
+	svc_start(s);
+	spawned(a, 100);
+	job = a->job_id;
+	exited(a, 1 << 8);
+	ck_assert_int_eq(a->state, AS_STARTING);	/* respawned at once */
+	ck_assert_uint_eq(a->restart_count, 1);
+	ck_assert_uint_eq(a->job_id, job);
+	ck_assert_int_eq(s->state, SS_DEGRADED);
+	spawned(a, 101);
+	ck_assert_int_eq(s->state, SS_RUNNING);
+}
+END_TEST
+
+START_TEST(restart_limit)
+{
+	struct svc	*s = load(ONE(",\"restart\":{\"delay_ms\":0,"
+	    "\"max_restarts\":2}"));
+	struct act	*a = &s->acts[0];
+	int		 i;
+
+	svc_start(s);
+	for (i = 0; i < 3; i++) {
+		spawned(a, 100 + i);
+		exited(a, 1 << 8);
+	}
+	ck_assert_int_eq(a->state, AS_FAILED);
+	ck_assert_uint_eq(a->restart_count, 2);
+	ck_assert_int_eq(s->state, SS_FAILED);
+	ck_assert_ptr_nonnull(strstr(s->reason, "restart limit"));
+	ck_assert_int_eq(s->intent, INTENT_FAILED);
+}
+END_TEST
+
+START_TEST(backoff_doubles)
+{
+	struct svc	*s = load(ONE(",\"restart\":{\"delay_ms\":1000,"
+	    "\"max_delay_ms\":3000}"));
+	struct act	*a = &s->acts[0];
+	unsigned	 d1, d2, d3, d4;
+
+	svc_start(s);
+	spawned(a, 100);
+	exited(a, 1 << 8);
+	ck_assert_int_eq(a->state, AS_BACKOFF);
+	ck_assert_int_eq(sscanf(strstr(a->reason, "restart in"),
+	    "restart in %u", &d1), 1);
+	a->restart_count++;	/* as the backoff timer would */
+	svc_start(s);		/* no-op while in backoff */
+	ck_assert_int_eq(a->state, AS_BACKOFF);
+	a->state = AS_STARTING;
+	a->spawn_pending = 1;
+	spawned(a, 101);
+	exited(a, 1 << 8);
+	sscanf(strstr(a->reason, "restart in"), "restart in %u", &d2);
+	a->state = AS_STARTING, a->spawn_pending = 1;
+	spawned(a, 102);
+	exited(a, 1 << 8);
+	sscanf(strstr(a->reason, "restart in"), "restart in %u", &d3);
+	a->state = AS_STARTING, a->spawn_pending = 1;
+	spawned(a, 103);
+	exited(a, 1 << 8);
+	sscanf(strstr(a->reason, "restart in"), "restart in %u", &d4);
+	ck_assert(d1 >= 1000 && d1 <= 1250);
+	ck_assert(d2 >= 2000 && d2 <= 2500);
+	ck_assert(d3 >= 3000 && d3 <= 3750);	/* capped */
+	ck_assert(d4 >= 3000 && d4 <= 3750);
+}
+END_TEST
+
+START_TEST(policy_never_and_exit_zero)
+{
+	struct svc	*s = load(ONE(",\"restart\":{\"policy\":\"never\"}"));
+	struct svc	*z;
+	struct act	*a = &s->acts[0];
+
+	svc_start(s);
+	spawned(a, 100);
+	exited(a, 2 << 8);
+	ck_assert_int_eq(a->state, AS_FAILED);
+	ck_assert_int_eq(s->state, SS_FAILED);
+	ck_assert_ptr_nonnull(strstr(s->reason, "status 2"));
+
+	z = load("{\"name\":\"z\",\"actions\":[{\"name\":\"m\","
+	    "\"exec\":[\"/bin/true\"]}]}");
+	svc_start(z);
+	spawned(&z->acts[0], 200);
+	exited(&z->acts[0], 0);
+	ck_assert_int_eq(z->acts[0].state, AS_EXITED);
+	ck_assert_int_eq(z->state, SS_STOPPED);
+	ck_assert_str_eq(z->reason, "m exited with status 0");
+}
+END_TEST
+
+START_TEST(exec_failure_fails_at_once)
+{
+	struct svc	*s = load(ONE(",\"restart\":{\"policy\":\"always\"}"));
+	struct act	*a = &s->acts[0];
+	struct m_failed	 f;
+
+	svc_start(s);
+	memset(&f, 0, sizeof(f));
+	act_ref(a, &f.ref);
+	f.error = ENOENT;
+	strlcpy(f.reason, "exec failed: No such file or directory",
+	    sizeof(f.reason));
+	act_spawn_failed(&f);
+	ck_assert_int_eq(a->state, AS_FAILED);
+	ck_assert_uint_eq(a->restart_count, 0);
+	ck_assert_ptr_nonnull(strstr(s->reason, "No such file"));
+}
+END_TEST
+
+START_TEST(two_actions_degraded)
+{
+	struct svc	*s = load("{\"name\":\"p\",\"actions\":["
+	    "{\"name\":\"a\",\"exec\":[\"/x\"],\"restart\":{\"delay_ms\":50}},"
+	    "{\"name\":\"b\",\"exec\":[\"/x\"]}]}");
+
+	svc_start(s);
+	spawned(&s->acts[0], 100);
+	ck_assert_int_eq(s->state, SS_STARTING);
+	spawned(&s->acts[1], 101);
+	ck_assert_int_eq(s->state, SS_RUNNING);
+	exited(&s->acts[0], SIGKILL);
+	ck_assert_int_eq(s->state, SS_DEGRADED);
+	ck_assert_ptr_nonnull(strstr(s->reason, "a restarting"));
+	ck_assert_int_eq(s->acts[1].state, AS_RUNNING);
+	ck_assert_int_eq(s->acts[1].pid, 101);
+}
+END_TEST
+
+START_TEST(readiness_file)
+{
+	struct svc	*s = load(ONE(",\"ready\":{\"mode\":\"file\"}"));
+	struct act	*a = &s->acts[0];
+
+	svc_start(s);
+	spawned(a, 100);
+	ck_assert_int_eq(a->state, AS_STARTING);
+	ck_assert_ptr_nonnull(last_sent(M_WATCH));
+	ready(a, 1, 7);			/* another instance: ignored */
+	ck_assert_int_eq(a->state, AS_STARTING);
+	ready(a, 1, 0);
+	ck_assert_int_eq(a->state, AS_RUNNING);
+	ck_assert_int_eq(s->state, SS_RUNNING);
+	ready(a, 0, 0);
+	ck_assert_int_eq(a->state, AS_UNHEALTHY);
+	ck_assert_int_eq(s->state, SS_DEGRADED);
+	ck_assert_ptr_nonnull(strstr(s->reason, "ready file removed"));
+	ready(a, 1, 0);
+	ck_assert_int_eq(s->state, SS_RUNNING);
+}
+END_TEST
+
+static void
+probe(struct svc *s, int ok)
+{
+	struct m_probe_result	 r;
+
+	memset(&r, 0, sizeof(r));
+	strlcpy(r.service, s->name, sizeof(r.service));
+	strlcpy(r.probe, "h", sizeof(r.probe));
+	r.ok = ok;
+	strlcpy(r.error, "empty reply", sizeof(r.error));
+	svc_probe_result(&r);
+}
+
+#define PROBED(onfail) "{\"name\":\"w\",\"actions\":[{\"name\":\"m\"," \
+	"\"exec\":[\"/x\"]}],\"probes\":[{\"name\":\"h\",\"kind\":\"tcp\"," \
+	"\"target\":\"127.0.0.1:1\",\"on_failure\":\"" onfail "\"}]}"
+
+START_TEST(probe_ready_then_warn)
+{
+	struct svc	*s = load(PROBED("warn"));
+	struct act	*a = &s->acts[0];
+
+	svc_start(s);
+	spawned(a, 100);
+	ck_assert_int_eq(a->state, AS_STARTING);	/* mode probe */
+	ck_assert_ptr_nonnull(last_sent(M_PROBES_ENABLE));
+	probe(s, 1);
+	ck_assert_int_eq(s->state, SS_RUNNING);
+	probe(s, 0);
+	probe(s, 0);
+	ck_assert_int_eq(s->state, SS_RUNNING);
+	probe(s, 0);
+	ck_assert_int_eq(s->state, SS_DEGRADED);
+	ck_assert_str_eq(s->reason, "probe h failed 3 times: empty reply");
+	ck_assert_uint_eq(count_sent(M_STOP), 0);	/* warn: no restart */
+	probe(s, 1);
+	ck_assert_int_eq(s->state, SS_RUNNING);
+}
+END_TEST
+
+START_TEST(probe_restart)
+{
+	struct svc	*s = load(PROBED("restart"));
+	struct act	*a = &s->acts[0];
+	struct m_exited	 e;
+
+	svc_start(s);
+	spawned(a, 100);
+	probe(s, 1);
+	probe(s, 0);
+	probe(s, 0);
+	probe(s, 0);
+	ck_assert_uint_eq(count_sent(M_STOP), 1);
+	ck_assert_int_eq(a->state, AS_STOPPING);
+	ck_assert_int_eq(s->state, SS_DEGRADED);
+	memset(&e, 0, sizeof(e));
+	act_ref(a, &e.ref);
+	e.pid = 100;
+	e.wstatus = SIGTERM;
+	e.known = 1;
+	act_exited(&e);
+	ck_assert_int_eq(a->state, AS_BACKOFF);
+	ck_assert_ptr_nonnull(strstr(a->reason, "probe h failed"));
+}
+END_TEST
+
+START_TEST(oneshot_then_process)
+{
+	struct svc	*s = load("{\"name\":\"o\",\"actions\":["
+	    "{\"name\":\"mig\",\"kind\":\"oneshot\",\"exec\":[\"/x\"]},"
+	    "{\"name\":\"srv\",\"after\":[\"mig\"],\"exec\":[\"/x\"]}]}");
+
+	svc_start(s);
+	ck_assert_int_eq(s->acts[1].state, AS_WAITING);
+	ck_assert_uint_eq(count_sent(M_SPAWN), 1);
+	spawned(&s->acts[0], 100);
+	ck_assert_int_eq(s->acts[0].state, AS_STARTING);
+	exited(&s->acts[0], 0);
+	ck_assert_int_eq(s->acts[0].state, AS_EXITED);
+	ck_assert_int_eq(s->acts[1].state, AS_STARTING);
+	spawned(&s->acts[1], 101);
+	ck_assert_int_eq(s->state, SS_RUNNING);
+}
+END_TEST
+
+START_TEST(stop_then_stopped)
+{
+	struct svc	*s = load(ONE(""));
+	struct act	*a = &s->acts[0];
+
+	svc_start(s);
+	spawned(a, 100);
+	svc_stop(s);
+	ck_assert_int_eq(a->state, AS_STOPPING);
+	ck_assert_int_eq(s->state, SS_STOPPING);
+	exited(a, SIGTERM);
+	ck_assert_int_eq(a->state, AS_STOPPED);
+	ck_assert_int_eq(s->state, SS_STOPPED);
+	ck_assert_str_eq(s->reason, "");
+}
+END_TEST
+
+int
+main(void)
+{
+	Suite	*su = suite_create("state");
+	TCase	*tc = tcase_create("core");
+	SRunner	*sr;
+	int	 nf;
+
+	tcase_add_checked_fixture(tc, setup, NULL);
+	tcase_add_test(tc, start_running);
+	tcase_add_test(tc, crash_restarts_same_job);
+	tcase_add_test(tc, restart_limit);
+	tcase_add_test(tc, backoff_doubles);
+	tcase_add_test(tc, policy_never_and_exit_zero);
+	tcase_add_test(tc, exec_failure_fails_at_once);
+	tcase_add_test(tc, two_actions_degraded);
+	tcase_add_test(tc, readiness_file);
+	tcase_add_test(tc, probe_ready_then_warn);
+	tcase_add_test(tc, probe_restart);
+	tcase_add_test(tc, oneshot_then_process);
+	tcase_add_test(tc, stop_then_stopped);
+	suite_add_tcase(su, tc);
+	sr = srunner_create(su);
+	srunner_set_fork_status(sr, CK_NOFORK);
+	srunner_run_all(sr, CK_NORMAL);
+	nf = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return nf == 0 ? 0 : 1;
+}
