@@ -1,0 +1,46 @@
+/*
+ * heroctl: the operator's command line client of herod's control socket.
+ */
+#ifndef HEROD_HEROCTL_H
+#define HEROD_HEROCTL_H
+
+#include <sys/types.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ctl.h"
+
+#define REPLY_MAX	(256 * 1024 * 1024)	/* one accumulated document */
+#define LINE_MAX_LEN	(16 * 1024 * 1024)	/* one logs/events line */
+
+struct parse_result {
+	enum ctl_cmd	 cmd;
+	const char	*cmdname;
+	int		 stream;	/* logs, events: JSON lines */
+	int		 json;		/* -j */
+	uint32_t	 flags;		/* CTLF_* */
+	uint32_t	 timeout_s;
+	uint32_t	 lines;
+	int32_t		 restart;
+	char		 action[NAME_BUF];
+	char		**names;	/* points into argv */
+	size_t		 nnames;
+	size_t		 nameslen;	/* bytes with the NULs */
+};
+
+/* heroctl.c */
+__attribute__((noreturn))
+void		 usage(void);
+
+/* parser.c */
+void		 parse(int, char *[], struct parse_result *);
+
+/*
+ * output.c: buf[len] must be '\0' (the buffers of heroctl.c are kept so).
+ * -1 when herod's JSON was bad: it was printed raw with a warning.
+ */
+int		 out_document(const struct parse_result *, const char *,
+		    size_t);
+int		 out_line(const struct parse_result *, const char *, size_t);
+
+#endif

@@ -1,0 +1,955 @@
+/*
+ * What heroctl prints: herod's JSON as received (-j), or a text made for
+ * people from it.  Everything herod sends is checked before use: a
+ * document that is not JSON, nests too deeply or has the wrong shape is
+ * printed raw after a warning, and heroctl then exits 1.
+ */
+
+#include <sys/param.h>
+#include <sys/types.h>
+
+#include <err.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <yajl/yajl_gen.h>
+#include <yajl/yajl_tree.h>
+
+#include "heroctl.h"
+#include "util.h"
+
+#ifndef HEROD_VERSION
+#define HEROD_VERSION	"unknown"
+#endif
+
+#define JSON_MAX_DEPTH	32	/* yajl_tree_free() recurses */
+
+struct column {
+	const char	*title;
+	size_t		 width;
+};
+
+struct list_row {
+	const char	*name;
+	const char	*state;
+	char		*pids;
+	char		 uptime[32];
+	char		 restarts[32];
+	const char	*reason;
+};
+
+static int	 json_depth_ok(const char *, size_t);
+static yajl_val	 json_parse(const char *, size_t, char *, size_t);
+static yajl_val	 jget(yajl_val, const char *);
+static const char *jstr(yajl_val, const char *, const char *);
+static long long jint(yajl_val, const char *, long long);
+static void	 put_safe(const char *);
+static void	 put_pad(const char *, size_t);
+static void	 fmt_uptime(long long, char *, size_t);
+static void	 fmt_ts(yajl_val, char *, size_t);
+static int	 raw_member(const char *, size_t, const char *,
+		    const char **, size_t *);
+static size_t	 json_unescape(const char *, size_t, char *);
+static void	 put_value(yajl_val);
+static void	 gen_value(yajl_gen, yajl_val);
+static int	 out_list(yajl_val);
+static int	 out_services(yajl_val);
+static int	 out_results(yajl_val);
+static int	 out_reset(yajl_val);
+static int	 out_reload(yajl_val);
+static int	 out_names(yajl_val, const char *, const char *);
+static int	 out_version(yajl_val);
+static int	 out_shutdown(yajl_val);
+static int	 out_log(const char *, size_t, yajl_val);
+static int	 out_event(yajl_val);
+
+/*
+ * Reject NUL bytes (yajl reads C strings) and nesting deeper than
+ * JSON_MAX_DEPTH before yajl builds a tree.
+ */
+static int
+json_depth_ok(const char *s, size_t len)
+{
+	size_t	 i;
+	int	 depth = 0, instr = 0, esc = 0;
+
+	for (i = 0; i < len; i++) {
+		if (s[i] == '\0')
+			return (0);
+		if (instr) {
+			if (esc)
+				esc = 0;
+			else if (s[i] == '\\')
+				esc = 1;
+			else if (s[i] == '"')
+				instr = 0;
+			continue;
+		}
+		switch (s[i]) {
+		case '"':
+			instr = 1;
+			break;
+		case '{':
+		case '[':
+			if (++depth > JSON_MAX_DEPTH)
+				return (0);
+			break;
+		case '}':
+		case ']':
+			depth--;
+			break;
+		}
+	}
+	return (1);
+}
+
+static yajl_val
+json_parse(const char *s, size_t len, char *errbuf, size_t errlen)
+{
+	if (!json_depth_ok(s, len)) {
+		strlcpy(errbuf, "NUL byte or nested too deeply", errlen);
+		return (NULL);
+	}
+	return (yajl_tree_parse(s, errbuf, errlen));
+}
+
+/* Member key of object o, or NULL. */
+static yajl_val
+jget(yajl_val o, const char *key)
+{
+	size_t	 i;
+
+	if (!YAJL_IS_OBJECT(o))
+		return (NULL);
+	for (i = 0; i < o->u.object.len; i++)
+		if (strcmp(o->u.object.keys[i], key) == 0)
+			return (o->u.object.values[i]);
+	return (NULL);
+}
+
+static const char *
+jstr(yajl_val o, const char *key, const char *def)
+{
+	yajl_val	 v;
+
+	if ((v = jget(o, key)) == NULL || !YAJL_IS_STRING(v))
+		return (def);
+	return (YAJL_GET_STRING(v));
+}
+
+static long long
+jint(yajl_val o, const char *key, long long def)
+{
+	yajl_val	 v;
+
+	if ((v = jget(o, key)) == NULL || !YAJL_IS_INTEGER(v))
+		return (def);
+	return (YAJL_GET_INTEGER(v));
+}
+
+/* Print text from herod, control characters replaced. */
+static void
+put_safe(const char *s)
+{
+	const unsigned char	*p;
+
+	for (p = (const unsigned char *)s; *p != '\0'; p++)
+		putchar(*p < 0x20 || *p == 0x7f ? '?' : *p);
+}
+
+static void
+put_pad(const char *s, size_t width)
+{
+	size_t	 len;
+
+	put_safe(s);
+	for (len = strlen(s); len < width; len++)
+		putchar(' ');
+}
+
+/* 5s, 3m12s, 2h3m, 4d2h */
+static void
+fmt_uptime(long long ms, char *buf, size_t len)
+{
+	long long	 s;
+
+	s = ms < 0 ? 0 : ms / 1000;
+	if (s < 60)
+		snprintf(buf, len, "%llds", s);
+	else if (s < 3600)
+		snprintf(buf, len, "%lldm%llds", s / 60, s % 60);
+	else if (s < 86400)
+		snprintf(buf, len, "%lldh%lldm", s / 3600, s % 3600 / 60);
+	else
+		snprintf(buf, len, "%lldd%lldh", s / 86400, s % 86400 / 3600);
+}
+
+/* Wall clock milliseconds as local time. */
+static void
+fmt_ts(yajl_val o, char *buf, size_t len)
+{
+	struct tm	 tm;
+	long long	 ms;
+	time_t		 t;
+	size_t		 n;
+
+	ms = jint(o, "ts", -1);
+	t = (time_t)(ms / 1000);
+	if (ms < 0 || localtime_r(&t, &tm) == NULL ||
+	    (n = strftime(buf, len, "%Y-%m-%d %H:%M:%S", &tm)) == 0) {
+		snprintf(buf, len, "%-23s", "-");
+		return;
+	}
+	snprintf(buf + n, len - n, ".%03lld", ms % 1000);
+}
+
+/*
+ * Find the string value of member key in the JSON object text s (already
+ * validated by yajl) and give back its raw span, escapes undone by
+ * json_unescape().  0 found, -1 not.
+ */
+static int
+raw_member(const char *s, size_t len, const char *key, const char **val,
+    size_t *vlen)
+{
+	size_t	 i = 0, kstart, klen, vstart;
+	int	 depth, isstr;
+
+#define SKIPWS()	while (i < len && (s[i] == ' ' || s[i] == '\t' || \
+			    s[i] == '\n' || s[i] == '\r')) i++
+#define SKIPSTR()	do {						\
+		for (i++; i < len && s[i] != '"'; i++)			\
+			if (s[i] == '\\')				\
+				i++;					\
+	} while (0)
+
+	SKIPWS();
+	if (i >= len || s[i] != '{')
+		return (-1);
+	i++;
+	for (;;) {
+		SKIPWS();
+		if (i >= len || s[i] != '"')
+			return (-1);
+		kstart = i + 1;
+		SKIPSTR();
+		if (i >= len)
+			return (-1);
+		klen = i - kstart;
+		i++;
+		SKIPWS();
+		if (i >= len || s[i] != ':')
+			return (-1);
+		i++;
+		SKIPWS();
+		if (i >= len)
+			return (-1);
+		vstart = i;
+		isstr = s[i] == '"';
+		if (isstr) {
+			SKIPSTR();
+			if (i >= len)
+				return (-1);
+			i++;
+		} else {
+			depth = 0;
+			for (; i < len; i++) {
+				if (s[i] == '"') {
+					SKIPSTR();
+					continue;
+				}
+				if (s[i] == '{' || s[i] == '[')
+					depth++;
+				else if (s[i] == '}' || s[i] == ']') {
+					if (depth == 0)
+						break;
+					depth--;
+				} else if (s[i] == ',' && depth == 0)
+					break;
+			}
+		}
+		if (isstr && klen == strlen(key) &&
+		    memcmp(s + kstart, key, klen) == 0) {
+			*val = s + vstart + 1;
+			*vlen = i - vstart - 2;
+			return (0);
+		}
+		SKIPWS();
+		if (i >= len || s[i] != ',')
+			return (-1);
+		i++;
+	}
+#undef SKIPWS
+#undef SKIPSTR
+}
+
+static int
+hexval(const char *s, size_t len, unsigned int *v)
+{
+	size_t	 i;
+	int	 c;
+
+	if (len < 4)
+		return (-1);
+	*v = 0;
+	for (i = 0; i < 4; i++) {
+		c = s[i];
+		if (c >= '0' && c <= '9')
+			c -= '0';
+		else if (c >= 'a' && c <= 'f')
+			c -= 'a' - 10;
+		else if (c >= 'A' && c <= 'F')
+			c -= 'A' - 10;
+		else
+			return (-1);
+		*v = *v << 4 | (unsigned int)c;
+	}
+	return (0);
+}
+
+/*
+ * Undo JSON string escapes into out (at least len bytes).  \u0000 to
+ * \u00ff give back the one byte herod escaped, so a log line keeps its
+ * bytes even where they were not UTF-8; other code points become UTF-8.
+ */
+static size_t
+json_unescape(const char *s, size_t len, char *out)
+{
+	unsigned int	 cp, lo;
+	size_t		 i, o = 0;
+
+	for (i = 0; i < len; i++) {
+		if (s[i] != '\\' || i + 1 >= len) {
+			out[o++] = s[i];
+			continue;
+		}
+		i++;
+		switch (s[i]) {
+		case 'b':
+			out[o++] = '\b';
+			continue;
+		case 'f':
+			out[o++] = '\f';
+			continue;
+		case 'n':
+			out[o++] = '\n';
+			continue;
+		case 'r':
+			out[o++] = '\r';
+			continue;
+		case 't':
+			out[o++] = '\t';
+			continue;
+		case 'u':
+			break;
+		default:	/* " \ / */
+			out[o++] = s[i];
+			continue;
+		}
+		if (hexval(s + i + 1, len - i - 1, &cp) == -1) {
+			out[o++] = '?';
+			continue;
+		}
+		i += 4;
+		if (cp >= 0xd800 && cp < 0xdc00 && i + 6 < len &&
+		    s[i + 1] == '\\' && s[i + 2] == 'u' &&
+		    hexval(s + i + 3, len - i - 3, &lo) == 0 &&
+		    lo >= 0xdc00 && lo < 0xe000) {
+			cp = 0x10000 + ((cp - 0xd800) << 10) + (lo - 0xdc00);
+			i += 6;
+		}
+		if (cp <= 0xff)
+			out[o++] = (char)cp;
+		else if (cp < 0x800) {
+			out[o++] = (char)(0xc0 | cp >> 6);
+			out[o++] = (char)(0x80 | (cp & 0x3f));
+		} else if (cp < 0x10000) {
+			out[o++] = (char)(0xe0 | cp >> 12);
+			out[o++] = (char)(0x80 | (cp >> 6 & 0x3f));
+			out[o++] = (char)(0x80 | (cp & 0x3f));
+		} else {
+			out[o++] = (char)(0xf0 | cp >> 18);
+			out[o++] = (char)(0x80 | (cp >> 12 & 0x3f));
+			out[o++] = (char)(0x80 | (cp >> 6 & 0x3f));
+			out[o++] = (char)(0x80 | (cp & 0x3f));
+		}
+	}
+	return (o);
+}
+
+static void
+gen_value(yajl_gen g, yajl_val v)
+{
+	size_t	 i;
+
+	if (v == NULL) {
+		yajl_gen_null(g);
+		return;
+	}
+	switch (v->type) {
+	case yajl_t_string:
+		yajl_gen_string(g, (const unsigned char *)v->u.string,
+		    strlen(v->u.string));
+		break;
+	case yajl_t_number:
+		yajl_gen_number(g, v->u.number.r, strlen(v->u.number.r));
+		break;
+	case yajl_t_object:
+		yajl_gen_map_open(g);
+		for (i = 0; i < v->u.object.len; i++) {
+			yajl_gen_string(g,
+			    (const unsigned char *)v->u.object.keys[i],
+			    strlen(v->u.object.keys[i]));
+			gen_value(g, v->u.object.values[i]);
+		}
+		yajl_gen_map_close(g);
+		break;
+	case yajl_t_array:
+		yajl_gen_array_open(g);
+		for (i = 0; i < v->u.array.len; i++)
+			gen_value(g, v->u.array.values[i]);
+		yajl_gen_array_close(g);
+		break;
+	case yajl_t_true:
+		yajl_gen_bool(g, 1);
+		break;
+	case yajl_t_false:
+		yajl_gen_bool(g, 0);
+		break;
+	default:
+		yajl_gen_null(g);
+		break;
+	}
+}
+
+/* A value of an events line: bare when it reads well, else quoted. */
+static void
+put_value(yajl_val v)
+{
+	const unsigned char	*buf;
+	const char		*s;
+	size_t			 len;
+	yajl_gen		 g;
+
+	if (YAJL_IS_STRING(v)) {
+		s = YAJL_GET_STRING(v);
+		if (*s != '\0' && strpbrk(s, " \"=\\") == NULL) {
+			put_safe(s);
+			return;
+		}
+		putchar('"');
+		for (; *s != '\0'; s++) {
+			if (*s == '"' || *s == '\\')
+				putchar('\\');
+			putchar((unsigned char)*s < 0x20 || *s == 0x7f ?
+			    '?' : *s);
+		}
+		putchar('"');
+		return;
+	}
+	if ((g = yajl_gen_alloc(NULL)) == NULL)
+		err(EXIT_FAILED, NULL);
+	gen_value(g, v);
+	if (yajl_gen_get_buf(g, &buf, &len) == yajl_gen_status_ok)
+		fwrite(buf, 1, len, stdout);
+	yajl_gen_free(g);
+}
+
+static int
+out_list(yajl_val doc)
+{
+	struct column	 cols[] = {
+		{ "NAME", 0 }, { "STATE", 0 }, { "PIDS", 0 },
+		{ "UPTIME", 0 }, { "RESTARTS", 0 }, { "REASON", 0 },
+	};
+	struct list_row	*rows = NULL, *r;
+	yajl_val	 svcs, svc, acts, a;
+	size_t		 i, j, n, len, plen;
+	long long	 pid, up, maxup, restarts;
+	int		 haveup;
+	char		 num[32];
+
+	if ((svcs = jget(doc, "services")) == NULL || !YAJL_IS_ARRAY(svcs))
+		return (-1);
+	n = svcs->u.array.len;
+	if ((rows = calloc(n ? n : 1, sizeof(*rows))) == NULL)
+		err(EXIT_FAILED, NULL);
+
+	for (i = 0; i < nitems(cols); i++)
+		cols[i].width = strlen(cols[i].title);
+	for (i = 0; i < n; i++) {
+		svc = svcs->u.array.values[i];
+		r = &rows[i];
+		r->name = jstr(svc, "name", "?");
+		r->state = jstr(svc, "state", "?");
+		r->reason = jstr(svc, "reason", "");
+		if ((r->pids = strdup("")) == NULL)
+			err(EXIT_FAILED, NULL);
+		plen = 0;
+		maxup = 0;
+		haveup = 0;
+		restarts = 0;
+		acts = jget(svc, "actions");
+		for (j = 0; YAJL_IS_ARRAY(acts) && j < acts->u.array.len;
+		    j++) {
+			a = acts->u.array.values[j];
+			pid = jint(a, "pid", 0);
+			up = jint(a, "uptime_ms", 0);
+			restarts += jint(a, "restart_count", 0);
+			if (pid > 0 || up > 0) {
+				haveup = 1;
+				if (up > maxup)
+					maxup = up;
+			}
+			if (pid <= 0)
+				continue;
+			len = snprintf(num, sizeof(num), "%s%lld",
+			    plen ? "," : "", pid);
+			if ((r->pids = realloc(r->pids, plen + len + 1)) ==
+			    NULL)
+				err(EXIT_FAILED, NULL);
+			memcpy(r->pids + plen, num, len + 1);
+			plen += len;
+		}
+		if (plen == 0) {
+			free(r->pids);
+			if ((r->pids = strdup("-")) == NULL)
+				err(EXIT_FAILED, NULL);
+		}
+		if (haveup)
+			fmt_uptime(maxup, r->uptime, sizeof(r->uptime));
+		else
+			strlcpy(r->uptime, "-", sizeof(r->uptime));
+		snprintf(r->restarts, sizeof(r->restarts), "%lld", restarts);
+
+		cols[0].width = MAX(cols[0].width, strlen(r->name));
+		cols[1].width = MAX(cols[1].width, strlen(r->state));
+		cols[2].width = MAX(cols[2].width, strlen(r->pids));
+		cols[3].width = MAX(cols[3].width, strlen(r->uptime));
+		cols[4].width = MAX(cols[4].width, strlen(r->restarts));
+	}
+
+	for (i = 0; i < nitems(cols) - 1; i++) {
+		put_pad(cols[i].title, cols[i].width);
+		fputs("  ", stdout);
+	}
+	printf("%s\n", cols[i].title);
+	for (i = 0; i < n; i++) {
+		r = &rows[i];
+		put_pad(r->name, cols[0].width + 2);
+		put_pad(r->state, cols[1].width + 2);
+		put_pad(r->pids, cols[2].width + 2);
+		put_pad(r->uptime, cols[3].width + 2);
+		if (*r->reason == '\0')
+			put_safe(r->restarts);
+		else {
+			put_pad(r->restarts, cols[4].width + 2);
+			put_safe(r->reason);
+		}
+		putchar('\n');
+		free(r->pids);
+	}
+	free(rows);
+	return (0);
+}
+
+static int
+out_services(yajl_val doc)
+{
+	yajl_val	 svcs, svc, acts, a, probes, p, v;
+	const char	*s;
+	size_t		 i, j;
+	long long	 pid, dropped;
+	char		 up[32];
+
+	if ((svcs = jget(doc, "services")) == NULL || !YAJL_IS_ARRAY(svcs))
+		return (-1);
+	for (i = 0; i < svcs->u.array.len; i++) {
+		svc = svcs->u.array.values[i];
+		if (i > 0)
+			putchar('\n');
+		put_safe(jstr(svc, "name", "?"));
+		fputs(": ", stdout);
+		put_safe(jstr(svc, "state", "?"));
+		if (*(s = jstr(svc, "reason", "")) != '\0') {
+			fputs(" (", stdout);
+			put_safe(s);
+			putchar(')');
+		}
+		putchar('\n');
+
+		acts = jget(svc, "actions");
+		for (j = 0; YAJL_IS_ARRAY(acts) && j < acts->u.array.len;
+		    j++) {
+			a = acts->u.array.values[j];
+			fputs("  action ", stdout);
+			put_safe(jstr(a, "name", "?"));
+			fputs(": ", stdout);
+			put_safe(jstr(a, "state", "?"));
+			if ((s = jstr(a, "kind", NULL)) != NULL) {
+				fputs(", ", stdout);
+				put_safe(s);
+			}
+			pid = jint(a, "pid", 0);
+			if (pid > 0) {
+				fmt_uptime(jint(a, "uptime_ms", 0), up,
+				    sizeof(up));
+				printf(", pid %lld, up %s", pid, up);
+			} else
+				fputs(", no process", stdout);
+			printf(", job %lld, restarts %lld",
+			    jint(a, "job_id", 0), jint(a, "restart_count", 0));
+			if ((v = jget(a, "ready")) != NULL)
+				printf(", ready %s",
+				    YAJL_IS_TRUE(v) ? "yes" : "no");
+			if ((dropped = jint(a, "logs_dropped", 0)) > 0)
+				printf(", %lld log lines dropped", dropped);
+			putchar('\n');
+			if (*(s = jstr(a, "status", "")) != '\0') {
+				fputs("    status: ", stdout);
+				put_safe(s);
+				putchar('\n');
+			}
+			if (*(s = jstr(a, "reason", "")) != '\0') {
+				fputs("    reason: ", stdout);
+				put_safe(s);
+				putchar('\n');
+			}
+			v = jget(a, "exit_status");
+			if (YAJL_IS_OBJECT(v)) {
+				fputs("    last exit: ", stdout);
+				if (jget(v, "code") != NULL)
+					printf("status %lld",
+					    jint(v, "code", 0));
+				else if ((s = jstr(v, "signal", NULL)) !=
+				    NULL) {
+					fputs("signal ", stdout);
+					put_safe(s);
+				} else
+					fputs("unknown", stdout);
+				putchar('\n');
+			}
+		}
+
+		probes = jget(svc, "probes");
+		for (j = 0; YAJL_IS_ARRAY(probes) &&
+		    j < probes->u.array.len; j++) {
+			p = probes->u.array.values[j];
+			fputs("  probe ", stdout);
+			put_safe(jstr(p, "name", "?"));
+			if (YAJL_IS_TRUE(jget(p, "ok")))
+				fputs(": ok", stdout);
+			else
+				fputs(": FAIL", stdout);
+			printf(", %lld consecutive failures",
+			    jint(p, "consecutive_failures", 0));
+			if (*(s = jstr(p, "last_error", "")) != '\0') {
+				fputs(", last error: ", stdout);
+				put_safe(s);
+			}
+			putchar('\n');
+		}
+		if ((dropped = jint(svc, "logs_dropped", 0)) > 0)
+			printf("  %lld log lines dropped\n", dropped);
+	}
+	return (0);
+}
+
+static int
+out_results(yajl_val doc)
+{
+	yajl_val	 res, r;
+	const char	*s;
+	size_t		 i;
+
+	if ((res = jget(doc, "results")) == NULL || !YAJL_IS_ARRAY(res))
+		return (-1);
+	for (i = 0; i < res->u.array.len; i++) {
+		r = res->u.array.values[i];
+		put_safe(jstr(r, "name", "?"));
+		fputs(": ", stdout);
+		put_safe(jstr(r, "state", "?"));
+		if (*(s = jstr(r, "reason", "")) != '\0') {
+			fputs(" (", stdout);
+			put_safe(s);
+			putchar(')');
+		}
+		putchar('\n');
+	}
+	return (0);
+}
+
+/* "title: a b c" for an array of names; nothing for an empty one. */
+static int
+out_names(yajl_val doc, const char *key, const char *title)
+{
+	yajl_val	 a;
+	size_t		 i;
+
+	if ((a = jget(doc, key)) == NULL)
+		return (0);
+	if (!YAJL_IS_ARRAY(a))
+		return (-1);
+	if (a->u.array.len == 0)
+		return (0);
+	fputs(title, stdout);
+	putchar(':');
+	for (i = 0; i < a->u.array.len; i++) {
+		putchar(' ');
+		if (YAJL_IS_STRING(a->u.array.values[i]))
+			put_safe(YAJL_GET_STRING(a->u.array.values[i]));
+		else
+			putchar('?');
+	}
+	putchar('\n');
+	return (0);
+}
+
+static int
+out_reset(yajl_val doc)
+{
+	yajl_val	 a, v;
+	size_t		 i;
+
+	if (!YAJL_IS_OBJECT(doc) || out_names(doc, "restarted",
+	    "restarted") == -1)
+		return (-1);
+	if ((a = jget(doc, "left_alone")) == NULL)
+		return (0);
+	if (!YAJL_IS_ARRAY(a))
+		return (-1);
+	if (a->u.array.len == 0)
+		return (0);
+	fputs("left alone:", stdout);
+	for (i = 0; i < a->u.array.len; i++) {
+		v = a->u.array.values[i];
+		fputs(i > 0 ? ", " : " ", stdout);
+		if (YAJL_IS_STRING(v)) {
+			put_safe(YAJL_GET_STRING(v));
+			continue;
+		}
+		put_safe(jstr(v, "name", "?"));
+		fputs(" (", stdout);
+		put_safe(jstr(v, "state", "?"));
+		putchar(')');
+	}
+	putchar('\n');
+	return (0);
+}
+
+/* An "errors" array of strings, if herod sends one, comes first. */
+static int
+out_reload(yajl_val doc)
+{
+	yajl_val	 a;
+	size_t		 i;
+
+	if (!YAJL_IS_OBJECT(doc))
+		return (-1);
+	if ((a = jget(doc, "errors")) != NULL) {
+		if (!YAJL_IS_ARRAY(a))
+			return (-1);
+		for (i = 0; i < a->u.array.len; i++) {
+			fputs("error: ", stdout);
+			if (YAJL_IS_STRING(a->u.array.values[i]))
+				put_safe(YAJL_GET_STRING(a->u.array.values[i]));
+			else
+				putchar('?');
+			putchar('\n');
+		}
+	}
+	if (out_names(doc, "added", "added") == -1 ||
+	    out_names(doc, "removed", "removed") == -1 ||
+	    out_names(doc, "changed", "changed") == -1 ||
+	    out_names(doc, "unchanged", "unchanged") == -1)
+		return (-1);
+	return (0);
+}
+
+static int
+out_version(yajl_val doc)
+{
+	if (!YAJL_IS_OBJECT(doc))
+		return (-1);
+	printf("heroctl %s, herod ", HEROD_VERSION);
+	put_safe(jstr(doc, "version", "?"));
+	printf(" (protocol %lld)\n", jint(doc, "protocol", 0));
+	return (0);
+}
+
+static int
+out_shutdown(yajl_val doc)
+{
+	if (!YAJL_IS_OBJECT(doc))
+		return (-1);
+	if (YAJL_IS_TRUE(jget(doc, "keep_services")))
+		printf("herod is shutting down, services keep running\n");
+	else
+		printf("herod is stopping all services and shutting down\n");
+	return (0);
+}
+
+int
+out_document(const struct parse_result *res, const char *buf, size_t len)
+{
+	yajl_val	 doc;
+	char		 errbuf[256];
+	int		 rv = -1;
+
+	if (res->json) {
+		fwrite(buf, 1, len, stdout);
+		if (len > 0 && buf[len - 1] != '\n')
+			putchar('\n');
+		return (0);
+	}
+
+	errbuf[0] = '\0';
+	if ((doc = json_parse(buf, len, errbuf, sizeof(errbuf))) != NULL) {
+		switch (res->cmd) {
+		case CTL_LIST:
+			rv = out_list(doc);
+			break;
+		case CTL_STATUS:
+			rv = out_services(doc);
+			break;
+		case CTL_START:
+		case CTL_STOP:
+		case CTL_RESTART:
+			rv = out_results(doc);
+			break;
+		case CTL_RESET_FAILED:
+			rv = out_reset(doc);
+			break;
+		case CTL_RELOAD:
+			rv = out_reload(doc);
+			break;
+		case CTL_VERSION_CMD:
+			rv = out_version(doc);
+			break;
+		case CTL_SHUTDOWN:
+			rv = out_shutdown(doc);
+			break;
+		default:
+			break;
+		}
+		yajl_tree_free(doc);
+		if (rv == 0)
+			return (0);
+		strlcpy(errbuf, "unexpected document", sizeof(errbuf));
+	}
+	errbuf[strcspn(errbuf, "\n")] = '\0';
+	fflush(stdout);
+	warnx("bad JSON from herod (%s), printed as received", errbuf);
+	fwrite(buf, 1, len, stdout);
+	if (len > 0 && buf[len - 1] != '\n')
+		putchar('\n');
+	return (-1);
+}
+
+/* 2024-01-02 03:04:05.678 server[0] out: text */
+static int
+out_log(const char *buf, size_t len, yajl_val o)
+{
+	const char	*raw, *stream;
+	char		 ts[64], *text;
+	size_t		 rawlen, n;
+
+	fmt_ts(o, ts, sizeof(ts));
+	stream = jstr(o, "stream", "?");
+	if (strcmp(stream, "stdout") == 0)
+		stream = "out";
+	else if (strcmp(stream, "stderr") == 0)
+		stream = "err";
+	printf("%s ", ts);
+	put_safe(jstr(o, "action", "?"));
+	printf("[%lld] ", jint(o, "restart_count", 0));
+	put_safe(stream);
+	fputs(": ", stdout);
+
+	if (raw_member(buf, len, "line", &raw, &rawlen) == -1) {
+		putchar('\n');
+		return (0);
+	}
+	if ((text = malloc(rawlen + 1)) == NULL)
+		err(EXIT_FAILED, NULL);
+	n = json_unescape(raw, rawlen, text);
+	fwrite(text, 1, n, stdout);
+	putchar('\n');
+	free(text);
+	return (0);
+}
+
+/* 2024-01-02 03:04:05.678 probe_failed web error="empty reply" ... */
+static int
+out_event(yajl_val o)
+{
+	const char	*action, *key;
+	char		 ts[64];
+	size_t		 i;
+
+	fmt_ts(o, ts, sizeof(ts));
+	printf("%s ", ts);
+	put_safe(jstr(o, "event", "?"));
+	putchar(' ');
+	put_safe(jstr(o, "service", "-"));
+	if ((action = jstr(o, "action", NULL)) != NULL) {
+		putchar('/');
+		put_safe(action);
+	}
+	for (i = 0; i < o->u.object.len; i++) {
+		key = o->u.object.keys[i];
+		if (strcmp(key, "ts") == 0 || strcmp(key, "event") == 0 ||
+		    strcmp(key, "service") == 0 ||
+		    (strcmp(key, "action") == 0 && action != NULL))
+			continue;
+		putchar(' ');
+		put_safe(key);
+		putchar('=');
+		put_value(o->u.object.values[i]);
+	}
+	putchar('\n');
+	return (0);
+}
+
+int
+out_line(const struct parse_result *res, const char *buf, size_t len)
+{
+	yajl_val	 o;
+	char		 errbuf[256];
+	int		 rv;
+
+	if (res->json) {
+		if (len > 0) {
+			fwrite(buf, 1, len, stdout);
+			putchar('\n');
+		}
+		return (0);
+	}
+	if (len > 0 && buf[len - 1] == '\r')
+		len--;
+	if (len == 0)
+		return (0);
+
+	errbuf[0] = '\0';
+	o = json_parse(buf, len, errbuf, sizeof(errbuf));
+	if (o != NULL && YAJL_IS_OBJECT(o)) {
+		if (res->cmd == CTL_LOGS)
+			rv = out_log(buf, len, o);
+		else
+			rv = out_event(o);
+		yajl_tree_free(o);
+		return (rv);
+	}
+	if (o != NULL) {
+		yajl_tree_free(o);
+		strlcpy(errbuf, "not an object", sizeof(errbuf));
+	}
+	errbuf[strcspn(errbuf, "\n")] = '\0';
+	fflush(stdout);
+	warnx("bad JSON line from herod (%s), printed as received", errbuf);
+	fwrite(buf, 1, len, stdout);
+	putchar('\n');
+	return (-1);
+}
