@@ -555,9 +555,8 @@ act_spawned(const struct m_spawned *m)
 	if (a->conf->kind == KIND_ONESHOT ||
 	    a->conf->ready_mode != READY_NONE) {
 		act_watch(a, 0);
-		if (a->conf->kind == KIND_PROCESS)
-			act_timer_start(a, TIMER_READY,
-			    a->conf->ready_timeout_ms);
+		/* a oneshot must finish within the same timeout */
+		act_timer_start(a, TIMER_READY, a->conf->ready_timeout_ms);
 		act_store(a);
 		svc_update(a->svc);
 		return;
@@ -672,8 +671,9 @@ act_timer_cb(int fd, short ev, void *arg)
 		act_spawn(a);
 	} else if (kind == TIMER_READY && a->state == AS_STARTING &&
 	    a->pid > 0) {
-		snprintf(why, sizeof(why), "not ready after %u ms",
-		    a->conf->ready_timeout_ms);
+		snprintf(why, sizeof(why), "%s after %u ms",
+		    a->conf->kind == KIND_ONESHOT ? "not finished" :
+		    "not ready", a->conf->ready_timeout_ms);
 		log_warnx("%s/%s: %s", a->svc->name, a->conf->name, why);
 		act_kill(a, THEN_FAIL, why);
 	}
