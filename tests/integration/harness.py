@@ -84,9 +84,48 @@ def proc_uid(pid):
     return -1
 
 
+TEST_USER = "_herodtest"
+
+
+def ensure_test_user(name=TEST_USER):
+    try:
+        pwd.getpwnam(name)
+    except KeyError:
+        subprocess.run(["useradd", "--system", "--no-create-home",
+                        "--home-dir", "/nonexistent",
+                        "--shell", "/usr/sbin/nologin", name], check=True,
+                       timeout=30)
+    return name
+
+
+def demote_fn(user):
+    """preexec_fn that becomes user (only when we are root)."""
+    if os.geteuid() != 0 or user is None:
+        return None
+    pw = pwd.getpwnam(user)
+
+    def demote():
+        os.setgroups([])
+        os.setgid(pw.pw_gid)
+        os.setuid(pw.pw_uid)
+    return demote
+
+
 class Herod:
-    def __init__(self, tmp=None, user=None):
+    """A herod under test.  As a normal user it runs in user mode as that
+    user.  As root, user mode is had by running herod as TEST_USER; with
+    sysmode=True it runs as root (system mode) with TEST_USER as the
+    worker user."""
+
+    def __init__(self, tmp=None, user=None, sysmode=False):
         self.tmp = tmp or tempfile.mkdtemp(prefix="herod-test-")
+        os.chmod(self.tmp, 0o755)
+        self.sysmode = sysmode
+        self.runas = None
+        if os.geteuid() == 0:
+            ensure_test_user()
+            if not sysmode:
+                self.runas = TEST_USER
         self.conf = os.path.join(self.tmp, "conf")
         self.state = os.path.join(self.tmp, "state")
         self.run = os.path.join(self.tmp, "run")
@@ -111,13 +150,22 @@ class Herod:
     def start(self, wait=True, args=()):
         argv = [HEROD, "-d", "-v", "-c", self.conf, "-s", self.state,
                 "-r", self.run]
-        if self.user:
-            argv += ["-u", self.user]
+        if self.sysmode and os.geteuid() == 0:
+            argv += ["-u", self.user or TEST_USER]
         argv += list(args)
         self.logf = open(self.log, "ab")
+        if self.runas:
+            pw = pwd.getpwnam(self.runas)
+            for d, _, files in os.walk(self.tmp):
+                os.chown(d, pw.pw_uid, pw.pw_gid)
+                for f in files:
+                    os.chown(os.path.join(d, f), pw.pw_uid, pw.pw_gid)
+        env = dict(os.environ)
+        env.pop("XDG_RUNTIME_DIR", None)
         self.proc = subprocess.Popen(argv, stdout=self.logf,
                                      stderr=subprocess.STDOUT,
-                                     stdin=subprocess.DEVNULL)
+                                     stdin=subprocess.DEVNULL, env=env,
+                                     preexec_fn=demote_fn(self.runas))
         if wait:
             wait_for(lambda: self.ctl("list")[0] == 0, 15,
                      "herod to answer")
@@ -253,7 +301,17 @@ class Herod:
         shutil.rmtree(self.tmp, ignore_errors=True)
 
 
-def run_tests(tests, needs_root=()):
+def spawn_outside(h, argv, **kw):
+    """A process started outside herod, as the user herod runs as (so a
+    user-mode herod may stop it); killed by pid at the end of the test."""
+    p = subprocess.Popen(argv, stdin=subprocess.DEVNULL,
+                         start_new_session=True,
+                         preexec_fn=demote_fn(h.runas), **kw)
+    h.extra.append(p.pid)
+    return p
+
+
+def run_tests(tests, needs_root=(), sysmode=()):
     """Run test functions; each gets a fresh Herod.  Prints a summary line
     'N passed, N failed' and exits non-zero on failure."""
     passed = failed = skipped = 0
@@ -266,7 +324,7 @@ def run_tests(tests, needs_root=()):
             print("SKIP %s (needs root)" % name)
             skipped += 1
             continue
-        h = Herod()
+        h = Herod(sysmode=t in sysmode)
         t0 = time.monotonic()
         try:
             t(h)

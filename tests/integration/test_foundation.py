@@ -7,8 +7,8 @@ import subprocess
 import sys
 
 sys.path.insert(0, os.path.dirname(__file__))
-from harness import (Fail, Herod, HEROD, check, pid_alive, proc_uid,
-                     run_tests, wait_for)
+from harness import (Fail, Herod, HEROD, TEST_USER, check, pid_alive,
+                     proc_uid, run_tests, wait_for)
 
 SLEEP = ["/bin/sleep", "1000"]
 
@@ -171,11 +171,8 @@ def test_unprivileged_peer(h):
         h.start()
         check(h.ctl("stop", "s")[0] == 0)
         return
-    os.chmod(h.tmp, 0o755)
     h.service("s", [{"name": "main", "exec": SLEEP}])
-    h.user = ensure_worker_user()
     h.start()
-    os.chmod(h.run, 0o755)
     h.wait_state("s", "running")
     rc, doc, err = h.ctl("list", user="nobody")
     check(rc == 0 and doc["services"][0]["name"] == "s", "%d %s" % (rc, err))
@@ -186,23 +183,9 @@ def test_unprivileged_peer(h):
     check(rc == 4, "no such service: %d %s" % (rc, err))
 
 
-def ensure_worker_user(name="_herodtest"):
-    import pwd
-    try:
-        pwd.getpwnam(name)
-    except KeyError:
-        subprocess.run(["useradd", "--system", "--no-create-home",
-                        "--shell", "/usr/sbin/nologin", name], check=True,
-                       timeout=30)
-    return name
-
-
 def test_system_mode_workers(h):
-    user = ensure_worker_user()
     import pwd
-    uid = pwd.getpwnam(user).pw_uid
-    os.chmod(h.tmp, 0o755)
-    h.user = user
+    uid = pwd.getpwnam(TEST_USER).pw_uid
     h.service("s", [{"name": "main", "exec": SLEEP}])
     h.start()
     h.wait_state("s", "running")
@@ -224,4 +207,5 @@ TESTS = [test_processes_and_stop, test_crash_restart_backoff,
          test_system_mode_workers]
 
 if __name__ == "__main__":
-    run_tests(TESTS, needs_root=(test_system_mode_workers,))
+    run_tests(TESTS, needs_root=(test_system_mode_workers,),
+              sysmode=(test_system_mode_workers,))

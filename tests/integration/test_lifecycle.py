@@ -9,7 +9,7 @@ import sys
 
 sys.path.insert(0, os.path.dirname(__file__))
 from harness import (Fail, Herod, HEROD, check, pid_alive, run_tests,
-                     wait_for)
+                     spawn_outside, wait_for)
 
 PY = "/usr/bin/python3"
 UNIX_SERVER = ("import socket,sys,os,time\n"
@@ -35,10 +35,8 @@ def free_port():
 
 def outside(h, argv):
     """A process started outside herod, killed by the harness at the end."""
-    p = subprocess.Popen(argv, stdout=subprocess.PIPE,
-                         stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL,
-                         start_new_session=True)
-    h.extra.append(p.pid)
+    p = spawn_outside(h, argv, stdout=subprocess.PIPE,
+                      stderr=subprocess.DEVNULL)
     line = p.stdout.readline()
     check(b"listening" in line, "outside process started: %r" % line)
     return p
@@ -68,9 +66,7 @@ def test_singleton_replaces_previous(h):
 
 
 def test_reused_pid_not_killed(h):
-    bystander = subprocess.Popen(["/bin/sleep", "1000"],
-                                 start_new_session=True)
-    h.extra.append(bystander.pid)
+    bystander = spawn_outside(h, ["/bin/sleep", "1000"])
     os.makedirs(os.path.join(h.run, "pids"), exist_ok=True)
     pf = os.path.join(h.run, "pids", "reuse.main.pid")
     with open(pf, "w") as f:

@@ -1,0 +1,343 @@
+/*
+ * herod: store.  Unprivileged, chrooted into the state directory; the
+ * only process that touches the SQLite database.  Everything it gets
+ * from the parent is an asynchronous message: writes are queued in
+ * memory and committed in one transaction every DB_FLUSH_MS (or as soon
+ * as DB_FLUSH_ENTRIES are queued), so the parent never waits on disk.
+ *
+ * Messages are handled in the order they arrive; M_STORE_LOAD flushes
+ * first, so it sees every update sent before it.
+ */
+#include <sys/types.h>
+#include <sys/stat.h>
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+
+#include "config.h"
+#include "ctl.h"
+#include "herod.h"
+#include "log.h"
+#include "msg.h"
+#include "proto.h"
+#include "state.h"
+#include "store.h"
+#include "util.h"
+
+#define STORE_EVENT_MAX		4096
+
+struct db		*store_db;
+struct event_base	*store_base;
+
+static struct msgev	*store_parent;
+static struct event	*store_flush_ev;
+static struct event	*store_stats_ev;
+static struct event	*store_term_ev;
+static int		 store_chrooted;
+
+static void	 store_dispatch(struct msgev *, struct msg *, void *);
+static void	 store_parent_closed(struct msgev *, void *);
+static void	 store_flushcb(evutil_socket_t, short, void *);
+static void	 store_statscb(evutil_socket_t, short, void *);
+static void	 store_termcb(evutil_socket_t, short, void *);
+__attribute__((noreturn)) static void	store_exit(void);
+
+static void
+store_timer(struct event *ev, int ms)
+{
+	struct timeval	 tv;
+
+	if (evtimer_pending(ev, NULL))
+		return;
+	tv.tv_sec = ms / 1000;
+	tv.tv_usec = (ms % 1000) * 1000;
+	evtimer_add(ev, &tv);
+}
+
+/* Give a database left by a root-owned store to the worker user. */
+static void
+store_chown(const struct herod_env *env)
+{
+	static const char	*files[] = { STATE_DB, STATE_DB "-wal",
+				    STATE_DB "-shm" };
+	size_t			 i;
+
+	for (i = 0; i < nitems(files); i++) {
+		if (chown(files[i], env->worker_uid, env->worker_gid) == -1 &&
+		    errno != ENOENT)
+			log_warn("%s: chown %s", __func__, files[i]);
+	}
+}
+
+void
+store_main(struct herod_env *env)
+{
+	struct db_action	*a;
+
+	setproctitle("%s", "store");
+	log_procinit("store");
+	sandbox_die_with_parent();
+
+	/* The parent handles ^C; we go when it closes our socket. */
+	signal(SIGPIPE, SIG_IGN);
+	signal(SIGINT, SIG_IGN);
+	signal(SIGHUP, SIG_IGN);
+	/* Logs may hold secrets: the database is for the worker user. */
+	umask(077);
+
+	if ((store_base = event_base_new()) == NULL)
+		fatalx("%s: event_base_new", __func__);
+
+	/*
+	 * The database is opened by a relative path from inside the state
+	 * directory: that works chrooted (root) and not (user mode), and
+	 * files are created by the worker user.
+	 */
+	if (chdir(env->statedir) == -1)
+		fatal("%s: chdir %s", __func__, env->statedir);
+	if (geteuid() == 0) {
+		store_chown(env);
+		store_chrooted = 1;
+	}
+	sandbox_drop(env, env->statedir);
+	if ((store_db = db_open(STATE_DB)) == NULL)
+		fatalx("%s: cannot open %s/%s", __func__, env->statedir,
+		    STATE_DB);
+
+	/* Counters survive store restarts: tell the parent again. */
+	for (a = db_action_first(store_db); a != NULL;
+	    a = db_action_next(store_db, a))
+		a->stats_dirty = 1;
+
+	store_flush_ev = evtimer_new(store_base, store_flushcb, NULL);
+	store_stats_ev = evtimer_new(store_base, store_statscb, NULL);
+	store_term_ev = evsignal_new(store_base, SIGTERM, store_termcb, NULL);
+	if (store_flush_ev == NULL || store_stats_ev == NULL ||
+	    store_term_ev == NULL || evsignal_add(store_term_ev, NULL) == -1)
+		fatalx("%s: events", __func__);
+
+	store_parent = msgev_new(store_base, WORKER_FD, CTL_MAX_REQUEST, 0,
+	    store_dispatch, store_parent_closed, NULL);
+	if (store_parent == NULL)
+		fatal("%s: msgev_new", __func__);
+	if (msgev_send(store_parent, M_WORKER_READY, 0, 0, -1, NULL, 0) == -1)
+		fatal("%s: send ready", __func__);
+	store_timer(store_stats_ev, STATS_INTERVAL_MS);
+
+	log_debug("%s: ready", __func__);
+	event_base_dispatch(store_base);
+	store_exit();
+}
+
+/* Save what we have and go. */
+static void
+store_exit(void)
+{
+	logs_shutdown();
+	clients_shutdown();
+	db_close(store_db);
+	store_db = NULL;
+	log_debug("%s: exiting", __func__);
+	/*
+	 * Everything is saved.  Chrooted there is no /proc, where atexit
+	 * handlers such as LeakSanitizer's would fail and turn a clean
+	 * exit into status 1.
+	 */
+	if (store_chrooted)
+		_exit(0);
+	exit(0);
+}
+
+static void
+store_parent_closed(struct msgev *mev, void *arg)
+{
+	store_parent = NULL;
+	store_exit();
+}
+
+static void
+store_termcb(evutil_socket_t sig, short what, void *arg)
+{
+	store_exit();
+}
+
+/* Something was queued: flush now if the queue is long, else soon. */
+void
+store_queued(void)
+{
+	if (db_pending(store_db) >= DB_FLUSH_ENTRIES)
+		(void)db_flush(store_db);
+	if (db_needs_flush(store_db))
+		store_timer(store_flush_ev, DB_FLUSH_MS);
+	store_timer(store_stats_ev, STATS_INTERVAL_MS);
+}
+
+static void
+store_flushcb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)db_flush(store_db);
+	/* Markers of dropped lines, or a retry after a failure. */
+	if (db_needs_flush(store_db))
+		store_timer(store_flush_ev, DB_FLUSH_MS);
+}
+
+void
+store_send_stats(struct db_action *a)
+{
+	struct m_log_stats	 st;
+
+	if (store_parent == NULL)
+		return;
+	memset(&st, 0, sizeof(st));
+	(void)strlcpy(st.service, a->service, sizeof(st.service));
+	(void)strlcpy(st.action, a->action, sizeof(st.action));
+	st.written = a->written;
+	st.dropped = a->dropped;
+	if (msgev_send(store_parent, M_LOG_STATS, 0, 0, -1, &st,
+	    sizeof(st)) == -1)
+		fatal("%s: send", __func__);
+	a->stats_dirty = 0;
+	a->stats_sent_ms = now_ms();
+}
+
+static void
+store_statscb(evutil_socket_t fd, short what, void *arg)
+{
+	struct db_action	*a;
+	int64_t			 now = now_ms();
+	int			 again = 0;
+
+	for (a = db_action_first(store_db); a != NULL;
+	    a = db_action_next(store_db, a)) {
+		if (!a->stats_dirty)
+			continue;
+		if (now - a->stats_sent_ms >= STATS_INTERVAL_MS)
+			store_send_stats(a);
+		else
+			again = 1;
+	}
+	if (again)
+		store_timer(store_stats_ev, STATS_INTERVAL_MS);
+}
+
+static void
+store_load_service(const struct m_store_service *s, void *arg)
+{
+	if (msgev_send(store_parent, M_STORE_LOAD_SERVICE, 0, 0, -1, s,
+	    sizeof(*s)) == -1)
+		fatal("%s: send", __func__);
+}
+
+static void
+store_load_job(const struct m_store_job *j, void *arg)
+{
+	if (msgev_send(store_parent, M_STORE_LOAD_JOB, 0, 0, -1, j,
+	    sizeof(*j)) == -1)
+		fatal("%s: send", __func__);
+}
+
+static void
+store_check_ref(struct m_ref *ref, const char *what)
+{
+	proto_terminate(ref->service);
+	proto_terminate(ref->action);
+	if (!config_valid_name(ref->service) ||
+	    !config_valid_name(ref->action))
+		fatalx("%s: %s: invalid name", __func__, what);
+}
+
+static void
+store_dispatch(struct msgev *mev, struct msg *m, void *arg)
+{
+	struct m_store_service	 s;
+	struct m_store_job	 j;
+	struct m_store_logconf	 lc;
+	struct m_logfd		 lf;
+	struct m_store_load_done done;
+	const unsigned char	*p;
+	uint32_t		 i;
+	int			 fd = m->fd;
+
+	m->fd = -1;
+	if (fd != -1 && m->hdr.type != M_LOGFD &&
+	    m->hdr.type != M_STORE_CLIENT)
+		fatalx("%s: message %u with an fd", __func__, m->hdr.type);
+
+	switch (m->hdr.type) {
+	case M_STORE_SERVICE:
+		if (msg_get_exact(m, &s, sizeof(s)) == -1)
+			fatalx("%s: M_STORE_SERVICE: bad size", __func__);
+		proto_terminate(s.name);
+		if (!config_valid_name(s.name) || s.intent > INTENT_FAILED)
+			fatalx("%s: M_STORE_SERVICE: invalid", __func__);
+		db_service_put(store_db, &s, wall_ms());
+		store_queued();
+		break;
+	case M_STORE_JOB:
+		if (msg_get_exact(m, &j, sizeof(j)) == -1)
+			fatalx("%s: M_STORE_JOB: bad size", __func__);
+		store_check_ref(&j.ref, "M_STORE_JOB");
+		if (j.ref.job_id == 0 || j.state >= AS_MAX)
+			fatalx("%s: M_STORE_JOB: invalid", __func__);
+		db_job_put(store_db, &j);
+		store_queued();
+		break;
+	case M_STORE_EVENT:
+		if (m->hdr.len == 0 || m->hdr.len > STORE_EVENT_MAX)
+			fatalx("%s: M_STORE_EVENT: bad size %u", __func__,
+			    m->hdr.len);
+		p = m->data;
+		for (i = 0; i < m->hdr.len; i++)
+			if (p[i] < 0x20 || p[i] == 0x7f)
+				fatalx("%s: M_STORE_EVENT: not printable",
+				    __func__);
+		db_event_put(store_db, wall_ms(), m->data, m->hdr.len);
+		clients_event(wall_ms(), m->data, m->hdr.len);
+		store_queued();
+		break;
+	case M_STORE_LOAD:
+		if (m->hdr.len != 0)
+			fatalx("%s: M_STORE_LOAD: bad size", __func__);
+		if (db_load(store_db, store_load_service, store_load_job,
+		    &done, NULL) == -1)
+			log_warnx("%s: load incomplete", __func__);
+		if (msgev_send(store_parent, M_STORE_LOAD_DONE, 0, 0, -1,
+		    &done, sizeof(done)) == -1)
+			fatal("%s: send", __func__);
+		break;
+	case M_STORE_LOGCONF:
+		if (msg_get_exact(m, &lc, sizeof(lc)) == -1)
+			fatalx("%s: M_STORE_LOGCONF: bad size", __func__);
+		proto_terminate(lc.service);
+		if (!config_valid_name(lc.service))
+			fatalx("%s: M_STORE_LOGCONF: invalid", __func__);
+		db_logconf(store_db, lc.service, lc.max_bytes,
+		    lc.keep_restarts);
+		store_queued();
+		break;
+	case M_LOGFD:
+		if (fd == -1)
+			fatalx("%s: M_LOGFD without fd", __func__);
+		if (msg_get_exact(m, &lf, sizeof(lf)) == -1)
+			fatalx("%s: M_LOGFD: bad size", __func__);
+		store_check_ref(&lf.ref, "M_LOGFD");
+		if (lf.stream != LS_STDOUT && lf.stream != LS_STDERR)
+			fatalx("%s: M_LOGFD: bad stream %u", __func__,
+			    lf.stream);
+		logs_add_fd(&lf, fd);
+		break;
+	case M_STORE_CLIENT:
+		if (fd == -1)
+			fatalx("%s: M_STORE_CLIENT without fd", __func__);
+		clients_new(m->data, m->hdr.len, fd);
+		break;
+	default:
+		fatalx("%s: unexpected message %u", __func__, m->hdr.type);
+	}
+}
