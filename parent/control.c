@@ -45,7 +45,13 @@ struct client {
 	struct ctl_request	 req;
 	char			**names;
 	size_t			 nnames;
-	int			 waiting;	/* start/stop/restart wait */
+	int			 waiting;	/* WAIT_* */
+#define WAIT_NO		0
+#define WAIT_YES	1
+#define WAIT_TIMEOUT	2
+#define WAIT_NOWAIT	3
+	void			*deferred;	/* request kept until started */
+	size_t			 deferred_len;
 	uint32_t		 probe_seq;
 	int			 probes_pending;
 	struct event		*ev_timer;
@@ -60,6 +66,7 @@ static int		 have_admin_gid;
 
 static void	client_free(struct client *);
 static void	client_reply_status(struct client *);
+static void	client_run(struct client *, void *, size_t);
 
 static void
 client_send_data(struct client *c, const void *buf, size_t len)
@@ -125,6 +132,7 @@ client_free(struct client *c)
 	for (i = 0; i < c->nnames; i++)
 		free(c->names[i]);
 	free(c->names);
+	free(c->deferred);
 	if (c->mev != NULL)
 		msgev_free(c->mev);
 	free(c);
@@ -212,7 +220,7 @@ timer_cb(int fd, short ev, void *arg)
 		return;
 	}
 	/* start/stop wait timed out: answer with what there is */
-	c->waiting = 2;
+	c->waiting = WAIT_TIMEOUT;
 	control_state_changed(NULL);
 }
 
@@ -324,8 +332,10 @@ wait_check(struct client *c)
 		if (r == -1)
 			failed = 1;
 	}
-	if (pending && c->waiting != 2)
+	if (pending && c->waiting == WAIT_YES)
 		return;
+	if (c->waiting == WAIT_NOWAIT)
+		pending = 0;
 	g = gen_new();
 	msg[0] = '\0';
 	yajl_gen_map_open(g);
@@ -385,7 +395,7 @@ cmd_lifecycle(struct client *c)
 			break;
 		}
 	}
-	c->waiting = (c->req.flags & CTLF_NOWAIT) ? 2 : 1;
+	c->waiting = (c->req.flags & CTLF_NOWAIT) ? WAIT_NOWAIT : WAIT_YES;
 	client_timer(c, c->req.timeout_s ? c->req.timeout_s : WAIT_DEFAULT_S);
 	wait_check(c);
 }
@@ -578,9 +588,31 @@ client_request(struct client *c, struct msg *m)
 	}
 	if (!pt.started && c->req.cmd != CTL_VERSION_CMD &&
 	    c->req.cmd != CTL_LIST) {
-		client_end(c, EXIT_FAILED, "herod is still starting");
+		/* answered once the services are started or adopted */
+		if ((c->deferred = malloc(m->hdr.len)) == NULL) {
+			client_end(c, EXIT_FAILED, "out of memory");
+			return;
+		}
+		memcpy(c->deferred, m->data, m->hdr.len);
+		c->deferred_len = m->hdr.len;
 		return;
 	}
+	client_run(c, m->data, m->hdr.len);
+}
+
+void
+control_started(void)
+{
+	struct client	*c, *next;
+
+	TAILQ_FOREACH_SAFE(c, &clients, entry, next)
+		if (!c->done && c->deferred != NULL)
+			client_run(c, c->deferred, c->deferred_len);
+}
+
+static void
+client_run(struct client *c, void *data, size_t len)
+{
 	switch (c->req.cmd) {
 	case CTL_LIST:
 		cmd_list(c);
@@ -619,7 +651,7 @@ client_request(struct client *c, struct msg *m)
 		}
 		/* FALLTHROUGH */
 	case CTL_EVENTS:
-		cmd_handoff(c, m->data, m->hdr.len);
+		cmd_handoff(c, data, len);
 		break;
 	default:
 		cmd_simple(c, c->req.cmd);

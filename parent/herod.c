@@ -68,7 +68,7 @@ path_default(char *buf, size_t len, const char *flag, const char *sys,
 
 static void
 env_setup(const char *c, const char *s, const char *r, const char *u,
-    const char *g)
+    const char *g, int check)
 {
 	struct passwd	*pw;
 	struct group	*gr;
@@ -86,7 +86,7 @@ env_setup(const char *c, const char *s, const char *r, const char *u,
 			errx(1, "-G %s: no such group", g);
 		strlcpy(herod_env.group, g, sizeof(herod_env.group));
 	}
-	if (!herod_env.sysmode) {
+	if (!herod_env.sysmode || check) {
 		herod_env.worker_uid = getuid();
 		herod_env.worker_gid = getgid();
 		pw = getpwuid(getuid());
@@ -270,7 +270,7 @@ main(int argc, char *argv[], char *envp[])
 	}
 	if (optind != argc)
 		usage();
-	env_setup(c, s, r, u, g);
+	env_setup(c, s, r, u, g, check);
 	herod_env.foreground = debug;
 	herod_env.verbose = verbose;
 	log_init(debug || check || worker != NULL ? 1 : 0, verbose);

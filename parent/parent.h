@@ -149,6 +149,7 @@ void		 event_exit(struct act *, int, int);
 
 /* control.c */
 void		 control_init(void);
+void		 control_started(void);
 void		 control_cleanup(void);
 void		 control_state_changed(struct svc *);
 void		 control_probe_done(const struct m_probe_now *);

@@ -1336,6 +1336,7 @@ maybe_start(void)
 			svc_start(s);
 	}
 	log_info("services started (%zu configured)", pt.nsvcs);
+	control_started();
 }
 
 /* A worker (re)connected and acked its configuration. */

@@ -168,7 +168,7 @@ prewait_pending(struct prewait *pw)
 	for (i = 0; i < pw->n; i++) {
 		if (pw->fds[i] == -1)
 			continue;
-		if (kill(pw->pids[i], 0) == -1 && errno == ESRCH) {
+		if (!proc_alive(pw->pids[i], 0)) {
 			event_free(pw->evs[i]);
 			pw->evs[i] = NULL;
 			close(pw->fds[i]);

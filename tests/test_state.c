@@ -51,6 +51,7 @@ void proc_stop_all(void) { }
 void proc_push_service(struct service_conf *sc) { }
 void proc_push_remove(const char *n) { }
 void control_state_changed(struct svc *s) { }
+void control_started(void) { }
 
 static struct sent *
 last_sent(uint32_t type)

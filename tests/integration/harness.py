@@ -136,6 +136,17 @@ class Herod:
         self.proc = None
         self.extra = []          # other processes tests started
 
+    def mkdir(self, path):
+        """mkdir -p, owned by the user herod runs as."""
+        os.makedirs(path, exist_ok=True)
+        if self.runas:
+            pw = pwd.getpwnam(self.runas)
+            p = path
+            while p.startswith(self.tmp) and p != self.tmp:
+                os.chown(p, pw.pw_uid, pw.pw_gid)
+                p = os.path.dirname(p)
+        return path
+
     # service files -------------------------------------------------
     def service(self, name, actions, **top):
         doc = {"name": name, "actions": actions}

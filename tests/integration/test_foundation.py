@@ -47,7 +47,8 @@ def test_crash_restart_backoff(h):
 
     def progressed():
         a = h.action("crash", "main")
-        seen.append((a["job_id"], a["restart_count"]))
+        if a["job_id"]:
+            seen.append((a["job_id"], a["restart_count"]))
         return a["restart_count"] >= 2
     wait_for(progressed, 10, "restart_count to grow")
     s = h.wait_state("crash", "failed", 20)

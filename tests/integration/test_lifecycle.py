@@ -43,8 +43,7 @@ def outside(h, argv):
 
 
 def test_singleton_replaces_previous(h):
-    sockdir = os.path.join(h.run, "sockets", "single")
-    os.makedirs(sockdir)
+    sockdir = h.mkdir(os.path.join(h.run, "sockets", "single"))
     sock = os.path.join(sockdir, "rpc.sock")
     old = outside(h, [PY, "-c", UNIX_SERVER, sock])
     os.makedirs(os.path.join(h.run, "pids"), exist_ok=True)
@@ -83,8 +82,7 @@ def test_reused_pid_not_killed(h):
 
 
 def test_stale_socket_removed(h):
-    sockdir = os.path.join(h.run, "sockets", "stale")
-    os.makedirs(sockdir)
+    sockdir = h.mkdir(os.path.join(h.run, "sockets", "stale"))
     sock = os.path.join(sockdir, "rpc.sock")
     s = socket.socket(socket.AF_UNIX)
     s.bind(sock)
