@@ -1,0 +1,567 @@
+/*
+ * Probe scheduling: targets resolved at config time, periodic runs at a
+ * random first offset then every interval_ms (never two periodic runs of
+ * one probe at once), on-demand runs (M_PROBE_NOW) and exec probes
+ * delegated to the spawner through the parent.  One result per run;
+ * thresholds, grace and restarts are the parent's business.
+ */
+#include <sys/types.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+
+#include <netinet/in.h>
+
+#include <errno.h>
+#include <netdb.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+
+#include "herod.h"
+#include "log.h"
+#include "proto.h"
+#include "util.h"
+#include "prober.h"
+
+#define EXEC_ANSWER_SLACK_MS	1000
+#define FIRST_RUN_SPREAD_MS	1000
+
+/* An M_PROBE_NOW in progress: DONE once every run has reported. */
+struct probe_now {
+	char		service[NAME_BUF];
+	uint32_t	seq;
+	int		pending;
+};
+
+static TAILQ_HEAD(, probe_run)	 runs = TAILQ_HEAD_INITIALIZER(runs);
+static uint32_t			 exec_token_last;
+
+static void	 probe_target(struct probe *, struct service_conf *);
+static void	 probe_start(struct probe *, struct probe_now *, uint32_t);
+static void	 probe_free_run(struct probe_run *);
+static void	 probe_group_release(struct probe_now *);
+static void	 probe_tick(int, short, void *);
+static void	 probe_timeout(int, short, void *);
+static void	 probe_exec(struct probe_run *);
+static void	 probe_report(struct probe_run *, int, const char *);
+
+static void
+timer_add_ms(struct event *ev, uint32_t ms)
+{
+	struct timeval	 tv;
+
+	tv.tv_sec = ms / 1000;
+	tv.tv_usec = (ms % 1000) * 1000;
+	evtimer_add(ev, &tv);
+}
+
+void
+probe_conf_apply(struct psvc *svc, struct service_conf *conf)
+{
+	struct probe	*p;
+	size_t		 i;
+
+	probe_svc_clear(svc);
+	if (conf->nprobes == 0)
+		return;
+	svc->probes = calloc(conf->nprobes, sizeof(*svc->probes));
+	if (svc->probes == NULL)
+		fatal("%s: calloc", __func__);
+	svc->nprobes = conf->nprobes;
+	for (i = 0; i < conf->nprobes; i++) {
+		p = &svc->probes[i];
+		p->svc = svc;
+		p->conf = &conf->probes[i];
+		p->rpc_next_id = 1;
+		strlcpy(p->name, p->conf->name, sizeof(p->name));
+		probe_target(p, conf);
+		if (p->target_err[0] != '\0')
+			log_warnx("%s: %s/%s: %s", __func__, svc->name,
+			    p->name, p->target_err);
+	}
+	if (svc->enabled)
+		probe_enable(svc, 1);
+}
+
+/*
+ * Stop everything of a service's probes.  Periodic runs are dropped
+ * silently; runs of an M_PROBE_NOW still report (as failed), so that the
+ * parent always gets its M_PROBE_NOW_DONE.
+ */
+void
+probe_svc_clear(struct psvc *svc)
+{
+	struct probe_run	*run, *trun;
+	size_t			 i;
+
+	TAILQ_FOREACH_SAFE(run, &runs, entry, trun) {
+		if (run->probe->svc != svc)
+			continue;
+		if (run->group != NULL)
+			probe_done(run, 0, "probe cancelled: "
+			    "configuration changed");
+		else
+			probe_free_run(run);
+	}
+	for (i = 0; i < svc->nprobes; i++)
+		if (svc->probes[i].tick != NULL)
+			event_free(svc->probes[i].tick);
+	free(svc->probes);
+	svc->probes = NULL;
+	svc->nprobes = 0;
+}
+
+/* The action a probe's target is expanded for. */
+static const char *
+probe_action(struct probe *p, struct service_conf *conf)
+{
+	size_t	 i;
+
+	if (p->conf->actions.n > 0)
+		return p->conf->actions.v[0];
+	for (i = 0; i < conf->nactions; i++)
+		if (conf->actions[i].kind == KIND_PROCESS)
+			return conf->actions[i].name;
+	return conf->nactions > 0 ? conf->actions[0].name : "";
+}
+
+/*
+ * "unix:/path", "host:port" or "[v6]:port".  Numeric addresses are used
+ * as they are; a host name (e.g. "localhost") is resolved once here, at
+ * config time, never while probing.
+ */
+static void
+probe_target(struct probe *p, struct service_conf *conf)
+{
+	struct sockaddr_un	*sun;
+	struct addrinfo		 hints, *res;
+	char			 sockdir[PATH_MAX], hostbuf[256];
+	char			*t, *host, *port, *e;
+	int			 r;
+
+	if (p->conf->kind == PROBE_EXEC)
+		return;
+	if (p->conf->target == NULL) {
+		strlcpy(p->target_err, "no target", sizeof(p->target_err));
+		return;
+	}
+	if ((size_t)snprintf(sockdir, sizeof(sockdir), "%s/%s/%s",
+	    prober_env->rundir, RUN_SOCKETS, conf->name) >= sizeof(sockdir)) {
+		strlcpy(p->target_err, "socket directory path too long",
+		    sizeof(p->target_err));
+		return;
+	}
+	t = config_expand(p->conf->target, sockdir, conf->name,
+	    probe_action(p, conf));
+	if (t == NULL) {
+		snprintf(p->target_err, sizeof(p->target_err),
+		    "target: %s", strerror(errno));
+		return;
+	}
+	if (strncmp(t, "unix:", 5) == 0) {
+		sun = (struct sockaddr_un *)&p->ss;
+		sun->sun_family = AF_UNIX;
+		if (t[5] == '\0' || strlcpy(sun->sun_path, t + 5,
+		    sizeof(sun->sun_path)) >= sizeof(sun->sun_path)) {
+			snprintf(p->target_err, sizeof(p->target_err),
+			    "unix socket path too long (max %zu bytes)",
+			    sizeof(sun->sun_path) - 1);
+			goto done;
+		}
+		p->sslen = sizeof(*sun);
+		strlcpy(p->host, "localhost", sizeof(p->host));
+		goto done;
+	}
+	if (strlcpy(hostbuf, t, sizeof(hostbuf)) >= sizeof(hostbuf))
+		goto bad;
+	if (hostbuf[0] == '[') {
+		host = hostbuf + 1;
+		if ((e = strchr(host, ']')) == NULL || e[1] != ':')
+			goto bad;
+		*e = '\0';
+		port = e + 2;
+	} else {
+		if ((e = strrchr(hostbuf, ':')) == NULL ||
+		    strchr(hostbuf, ':') != e)
+			goto bad;
+		*e = '\0';
+		host = hostbuf;
+		port = e + 1;
+	}
+	if (*host == '\0' || *port == '\0')
+		goto bad;
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = AI_NUMERICHOST | AI_NUMERICSERV;
+	r = getaddrinfo(host, port, &hints, &res);
+	if (r == EAI_NONAME) {
+		hints.ai_flags = AI_NUMERICSERV;
+		r = getaddrinfo(host, port, &hints, &res);
+	}
+	if (r != 0) {
+		snprintf(p->target_err, sizeof(p->target_err),
+		    "target %.100s: %s", t, gai_strerror(r));
+		goto done;
+	}
+	if (res->ai_addrlen > sizeof(p->ss)) {
+		freeaddrinfo(res);
+		goto bad;
+	}
+	memcpy(&p->ss, res->ai_addr, res->ai_addrlen);
+	p->sslen = res->ai_addrlen;
+	freeaddrinfo(res);
+	/* Host: header as written in the target */
+	strlcpy(p->host, t, sizeof(p->host));
+	goto done;
+ bad:
+	snprintf(p->target_err, sizeof(p->target_err),
+	    "bad target %.100s: expected unix:PATH, HOST:PORT or [V6]:PORT",
+	    t);
+ done:
+	free(t);
+}
+
+void
+probe_enable(struct psvc *svc, int on)
+{
+	struct probe		*p;
+	struct probe_run	*run, *trun;
+	uint32_t		 spread;
+	size_t			 i;
+
+	svc->enabled = on;
+	for (i = 0; i < svc->nprobes; i++) {
+		p = &svc->probes[i];
+		if (!on) {
+			if (p->tick != NULL)
+				evtimer_del(p->tick);
+			continue;
+		}
+		if (p->tick == NULL &&
+		    (p->tick = evtimer_new(prober_base, probe_tick, p)) ==
+		    NULL)
+			fatalx("%s: evtimer_new", __func__);
+		if (evtimer_pending(p->tick, NULL))
+			continue;
+		spread = p->conf->interval_ms;
+		if (spread == 0 || spread > FIRST_RUN_SPREAD_MS)
+			spread = FIRST_RUN_SPREAD_MS;
+		timer_add_ms(p->tick, rand_below(spread));
+	}
+	if (on)
+		return;
+	/* results of a disabled probe would only confuse the parent */
+	TAILQ_FOREACH_SAFE(run, &runs, entry, trun)
+		if (run->probe->svc == svc && run->group == NULL)
+			probe_free_run(run);
+}
+
+static void
+probe_tick(int fd, short ev, void *arg)
+{
+	struct probe	*p = arg;
+	uint32_t	 ival = p->conf->interval_ms;
+
+	timer_add_ms(p->tick, ival > 0 ? ival : 1000);
+	if (p->periodic != NULL) {
+		log_debug("%s: %s/%s still running, tick skipped", __func__,
+		    p->svc->name, p->name);
+		return;
+	}
+	probe_start(p, NULL, 0);
+}
+
+void
+probe_now(struct psvc *svc, const char *name, uint32_t seq)
+{
+	struct probe_now	*g;
+	struct m_probe_now	 done;
+	size_t			 i;
+
+	if (svc == NULL || svc->nprobes == 0) {
+		if (svc == NULL)
+			log_warnx("%s: unknown service %s", __func__, name);
+		memset(&done, 0, sizeof(done));
+		strlcpy(done.service, name, sizeof(done.service));
+		done.seq = seq;
+		prober_send(M_PROBE_NOW_DONE, &done, sizeof(done));
+		return;
+	}
+	if ((g = calloc(1, sizeof(*g))) == NULL)
+		fatal("%s: calloc", __func__);
+	strlcpy(g->service, svc->name, sizeof(g->service));
+	g->seq = seq;
+	g->pending = 1;		/* held until every run is started */
+	for (i = 0; i < svc->nprobes; i++)
+		probe_start(&svc->probes[i], g, seq);
+	probe_group_release(g);
+}
+
+static void
+probe_group_release(struct probe_now *g)
+{
+	struct m_probe_now	 done;
+
+	if (--g->pending > 0)
+		return;
+	memset(&done, 0, sizeof(done));
+	strlcpy(done.service, g->service, sizeof(done.service));
+	done.seq = g->seq;
+	prober_send(M_PROBE_NOW_DONE, &done, sizeof(done));
+	free(g);
+}
+
+static void
+probe_start(struct probe *p, struct probe_now *g, uint32_t seq)
+{
+	struct probe_run	*run;
+	uint32_t		 deadline;
+
+	if ((run = calloc(1, sizeof(*run))) == NULL)
+		fatal("%s: calloc", __func__);
+	run->probe = p;
+	run->group = g;
+	run->seq = seq;
+	run->fd = -1;
+	run->start_us = now_us();
+	run->timeout_ms = p->conf->timeout_ms > 0 ? p->conf->timeout_ms : 1;
+	run->phase = "connecting";
+	TAILQ_INSERT_TAIL(&runs, run, entry);
+	if (g != NULL)
+		g->pending++;
+	else
+		p->periodic = run;
+
+	if (p->target_err[0] != '\0') {
+		probe_done(run, 0, "%s", p->target_err);
+		return;
+	}
+	if ((run->deadline = evtimer_new(prober_base, probe_timeout, run)) ==
+	    NULL)
+		fatalx("%s: evtimer_new", __func__);
+	deadline = run->timeout_ms;
+	if (p->conf->kind == PROBE_EXEC)
+		deadline += EXEC_ANSWER_SLACK_MS;
+	timer_add_ms(run->deadline, deadline);
+
+	switch (p->conf->kind) {
+	case PROBE_TCP:
+		check_tcp(run);
+		break;
+	case PROBE_HTTP:
+		if (check_http_request(run) == -1)
+			return;
+		run->validate = check_http_validate;
+		check_tcp(run);
+		break;
+	case PROBE_JSONRPC:
+		if (check_jsonrpc_request(run) == -1)
+			return;
+		run->validate = check_jsonrpc_validate;
+		check_tcp(run);
+		break;
+	case PROBE_EXEC:
+		probe_exec(run);
+		break;
+	default:
+		probe_done(run, 0, "unknown probe kind %d",
+		    (int)p->conf->kind);
+		break;
+	}
+}
+
+static void
+probe_timeout(int fd, short ev, void *arg)
+{
+	struct probe_run	*run = arg;
+
+	if (run->probe->conf->kind == PROBE_EXEC)
+		probe_done(run, 0, "exec probe: no answer from spawner");
+	else
+		probe_done(run, 0, "timeout after %u ms %s", run->timeout_ms,
+		    run->phase);
+}
+
+/*
+ * The spawner runs exec probes.  The seq of M_EXEC_PROBE is our own
+ * token, unique among runs, echoed in M_EXEC_PROBE_RESULT; the result
+ * goes to the parent with the seq of the run.
+ */
+static void
+probe_exec(struct probe_run *run)
+{
+	struct m_exec_probe	 ep;
+	struct probe		*p = run->probe;
+
+	if (++exec_token_last == 0)
+		exec_token_last = 1;
+	run->exec_token = exec_token_last;
+	run->phase = "waiting for spawner";
+	memset(&ep, 0, sizeof(ep));
+	strlcpy(ep.service, p->svc->name, sizeof(ep.service));
+	strlcpy(ep.probe, p->name, sizeof(ep.probe));
+	ep.seq = run->exec_token;
+	ep.timeout_ms = run->timeout_ms;
+	if (prober_send(M_EXEC_PROBE, &ep, sizeof(ep)) == -1)
+		probe_done(run, 0, "exec probe: cannot reach spawner");
+}
+
+void
+probe_exec_result(struct m_probe_result *pr)
+{
+	struct probe_run	*run;
+
+	TAILQ_FOREACH(run, &runs, entry) {
+		if (run->exec_token == 0 || run->exec_token != pr->seq)
+			continue;
+		if (strcmp(run->probe->svc->name, pr->service) != 0 ||
+		    strcmp(run->probe->name, pr->probe) != 0)
+			continue;
+		probe_done(run, pr->ok != 0, "%s", pr->error);
+		return;
+	}
+	log_debug("%s: late or unknown exec probe result %s/%s %u",
+	    __func__, pr->service, pr->probe, pr->seq);
+}
+
+/* Report a failed run and free it. */
+void
+probe_done(struct probe_run *run, int ok, const char *fmt, ...)
+{
+	char	 buf[1024];
+	va_list	 ap;
+
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	probe_report(run, ok, buf);
+}
+
+static void
+probe_report(struct probe_run *run, int ok, const char *error)
+{
+	struct m_probe_result	 r;
+	struct probe		*p = run->probe;
+	int64_t			 d;
+
+	memset(&r, 0, sizeof(r));
+	strlcpy(r.service, p->svc->name, sizeof(r.service));
+	strlcpy(r.probe, p->name, sizeof(r.probe));
+	r.seq = run->seq;
+	r.ok = ok ? 1 : 0;
+	d = now_us() - run->start_us;
+	r.duration_us = d > 0 ? (uint64_t)d : 0;
+	if (!ok) {
+		sanitize_text(r.error, sizeof(r.error), error, strlen(error));
+		log_debug("%s: %s/%s failed: %s", __func__, r.service,
+		    r.probe, r.error);
+	}
+	prober_send(M_PROBE_RESULT, &r, sizeof(r));
+	probe_free_run(run);
+}
+
+void
+probe_ok(struct probe_run *run)
+{
+	probe_report(run, 1, "");
+}
+
+/* A failure from an errno, worded as people read it. */
+void
+probe_errno(struct probe_run *run, const char *what, int error)
+{
+	char	 msg[128];
+
+	switch (error) {
+	case ECONNREFUSED:
+		strlcpy(msg, "connection refused", sizeof(msg));
+		what = NULL;
+		break;
+	case ECONNRESET:
+	case EPIPE:
+		strlcpy(msg, "connection reset", sizeof(msg));
+		what = NULL;
+		break;
+	default:
+		strlcpy(msg, strerror(error), sizeof(msg));
+		if (msg[0] >= 'A' && msg[0] <= 'Z' &&
+		    !(msg[1] >= 'A' && msg[1] <= 'Z'))
+			msg[0] = msg[0] - 'A' + 'a';
+		break;
+	}
+	if (what != NULL)
+		probe_done(run, 0, "%s: %s", what, msg);
+	else
+		probe_done(run, 0, "%s", msg);
+}
+
+/*
+ * Read what is there into the run's buffer, which grows up to
+ * PROBE_READ_MAX (plus one byte kept for a NUL).  Returns bytes read, 0
+ * on EOF, -1 on error (errno; EAGAIN = nothing yet), -2 buffer full.
+ */
+int
+probe_read(struct probe_run *run)
+{
+	size_t	 ncap;
+	ssize_t	 n;
+	char	*nb;
+
+	if (run->rlen >= PROBE_READ_MAX)
+		return -2;
+	if (run->rcap < PROBE_READ_MAX + 1 &&
+	    run->rcap - run->rlen < 1024 + 1) {
+		ncap = run->rcap == 0 ? 4096 : run->rcap * 2;
+		if (ncap > PROBE_READ_MAX + 1)
+			ncap = PROBE_READ_MAX + 1;
+		if ((nb = realloc(run->rbuf, ncap)) == NULL)
+			fatal("%s: realloc", __func__);
+		run->rbuf = nb;
+		run->rcap = ncap;
+	}
+	n = read(run->fd, run->rbuf + run->rlen,
+	    run->rcap - 1 - run->rlen);
+	if (n == -1)
+		return -1;
+	run->rlen += (size_t)n;
+	run->rbuf[run->rlen] = '\0';
+	return (int)n;
+}
+
+void
+probe_set_event(struct probe_run *run, short what,
+    void (*cb)(int, short, void *))
+{
+	if (run->ev != NULL)
+		event_free(run->ev);
+	if ((run->ev = event_new(prober_base, run->fd, what, cb, run)) ==
+	    NULL)
+		fatalx("%s: event_new", __func__);
+	if (event_add(run->ev, NULL) == -1)
+		fatalx("%s: event_add", __func__);
+}
+
+static void
+probe_free_run(struct probe_run *run)
+{
+	struct probe_now	*g = run->group;
+
+	TAILQ_REMOVE(&runs, run, entry);
+	if (run->probe->periodic == run)
+		run->probe->periodic = NULL;
+	if (run->ev != NULL)
+		event_free(run->ev);
+	if (run->deadline != NULL)
+		event_free(run->deadline);
+	if (run->fd != -1)
+		close(run->fd);
+	free(run->wbuf);
+	free(run->rbuf);
+	free(run);
+	if (g != NULL)
+		probe_group_release(g);
+}

@@ -1,0 +1,240 @@
+/*
+ * The prober worker ("herod: prober"): unprivileged, it parses untrusted
+ * bytes from services.  It answers "does it work": readiness (ready.c),
+ * watchdogs and periodic or on-demand probes (probe.c, check_*.c).  It
+ * talks only to the parent, over WORKER_FD.
+ */
+#include <sys/types.h>
+#include <sys/tree.h>
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+
+#include "herod.h"
+#include "log.h"
+#include "msg.h"
+#include "proto.h"
+#include "util.h"
+#include "prober.h"
+
+#define PROBER_MAXQUEUE	(8 * 1024 * 1024)
+
+struct event_base	*prober_base;
+struct herod_env	*prober_env;
+
+static struct msgev	*parent_ev;
+
+static int	 psvc_cmp(struct psvc *, struct psvc *);
+RB_HEAD(psvc_tree, psvc);
+RB_PROTOTYPE(psvc_tree, psvc, entry, psvc_cmp)
+RB_GENERATE(psvc_tree, psvc, entry, psvc_cmp)
+
+static struct psvc_tree	 services = RB_INITIALIZER(&services);
+
+static void	 prober_dispatch(struct msgev *, struct msg *, void *);
+static void	 prober_closed(struct msgev *, void *);
+static void	 prober_conf_service(struct msg *);
+static void	 prober_conf_remove(struct msg *);
+
+static int
+psvc_cmp(struct psvc *a, struct psvc *b)
+{
+	return strcmp(a->name, b->name);
+}
+
+struct psvc *
+psvc_find(const char *name)
+{
+	struct psvc	 key;
+
+	if (strlcpy(key.name, name, sizeof(key.name)) >= sizeof(key.name))
+		return NULL;
+	return RB_FIND(psvc_tree, &services, &key);
+}
+
+void
+prober_main(struct herod_env *env)
+{
+	prober_env = env;
+	setproctitle("prober");
+	log_procinit("prober");
+	sandbox_die_with_parent();
+	signal(SIGPIPE, SIG_IGN);
+	signal(SIGHUP, SIG_IGN);
+
+	if ((prober_base = event_base_new()) == NULL)
+		fatalx("%s: event_base_new", __func__);
+	if (ready_init() == -1)
+		fatal("%s: inotify_init1", __func__);
+
+	/* no chroot: /proc and the rundir are needed */
+	sandbox_drop(env, NULL);
+
+	parent_ev = msgev_new(prober_base, WORKER_FD, CONFIG_MAX_FILE,
+	    PROBER_MAXQUEUE, prober_dispatch, prober_closed, NULL);
+	if (parent_ev == NULL)
+		fatal("%s: msgev_new", __func__);
+	if (prober_send(M_WORKER_READY, NULL, 0) == -1)
+		fatalx("%s: cannot send M_WORKER_READY", __func__);
+	log_debug("%s: ready", __func__);
+
+	event_base_dispatch(prober_base);
+	fatalx("%s: event loop ended", __func__);
+}
+
+int
+prober_send(uint32_t type, const void *data, size_t len)
+{
+	if (parent_ev == NULL)
+		return -1;
+	if (msgev_send(parent_ev, type, 0, 0, -1, data, len) == -1) {
+		log_warn("%s: message %u to parent dropped", __func__, type);
+		return -1;
+	}
+	return 0;
+}
+
+static void
+prober_closed(struct msgev *mev, void *arg)
+{
+	log_debug("%s: parent socket closed, exiting", __func__);
+	exit(0);
+}
+
+static void
+prober_dispatch(struct msgev *mev, struct msg *m, void *arg)
+{
+	struct m_watch		 w;
+	struct m_ref		 ref;
+	struct m_probes_enable	 pe;
+	struct m_probe_now	 pn;
+	struct m_probe_result	 pr;
+	struct psvc		*svc;
+	int			 fd = m->fd;
+
+	m->fd = -1;
+	if (fd != -1 && m->hdr.type != M_READYFD)
+		fatalx("%s: unexpected fd with message %u", __func__,
+		    m->hdr.type);
+
+	switch (m->hdr.type) {
+	case M_CONF_SERVICE:
+		prober_conf_service(m);
+		break;
+	case M_CONF_REMOVE:
+		prober_conf_remove(m);
+		break;
+	case M_CONF_DONE:
+		if (m->hdr.len != 0)
+			fatalx("%s: M_CONF_DONE with payload", __func__);
+		prober_send(M_CONF_ACK, NULL, 0);
+		break;
+	case M_WATCH:
+		if (msg_get_exact(m, &w, sizeof(w)) == -1)
+			fatalx("%s: bad M_WATCH", __func__);
+		proto_terminate(w.ref.service);
+		proto_terminate(w.ref.action);
+		ready_watch(&w);
+		break;
+	case M_UNWATCH:
+		if (msg_get_exact(m, &ref, sizeof(ref)) == -1)
+			fatalx("%s: bad M_UNWATCH", __func__);
+		proto_terminate(ref.service);
+		proto_terminate(ref.action);
+		ready_unwatch(&ref);
+		break;
+	case M_READYFD:
+		if (fd == -1 || msg_get_exact(m, &ref, sizeof(ref)) == -1)
+			fatalx("%s: bad M_READYFD", __func__);
+		proto_terminate(ref.service);
+		proto_terminate(ref.action);
+		ready_fd(&ref, fd);
+		break;
+	case M_PROBES_ENABLE:
+		if (msg_get_exact(m, &pe, sizeof(pe)) == -1)
+			fatalx("%s: bad M_PROBES_ENABLE", __func__);
+		proto_terminate(pe.service);
+		if ((svc = psvc_find(pe.service)) == NULL) {
+			log_warnx("%s: probes of unknown service %s",
+			    __func__, pe.service);
+			break;
+		}
+		probe_enable(svc, pe.enable != 0);
+		break;
+	case M_PROBE_NOW:
+		if (msg_get_exact(m, &pn, sizeof(pn)) == -1)
+			fatalx("%s: bad M_PROBE_NOW", __func__);
+		proto_terminate(pn.service);
+		probe_now(psvc_find(pn.service), pn.service, pn.seq);
+		break;
+	case M_EXEC_PROBE_RESULT:
+		if (msg_get_exact(m, &pr, sizeof(pr)) == -1)
+			fatalx("%s: bad M_EXEC_PROBE_RESULT", __func__);
+		proto_terminate(pr.service);
+		proto_terminate(pr.probe);
+		proto_terminate(pr.error);
+		probe_exec_result(&pr);
+		break;
+	default:
+		fatalx("%s: unexpected message %u", __func__, m->hdr.type);
+	}
+}
+
+static void
+prober_conf_service(struct msg *m)
+{
+	struct config_errors	 errs;
+	struct service_conf	*conf;
+	struct psvc		*svc;
+
+	memset(&errs, 0, sizeof(errs));
+	if (m->hdr.len == 0)
+		fatalx("%s: empty service file", __func__);
+	conf = config_parse_service("service.json", NULL, m->data,
+	    m->hdr.len, &errs);
+	if (conf == NULL)
+		fatalx("%s: invalid service file from parent: %s", __func__,
+		    errs.n > 0 ? errs.msg[0] : "?");
+	config_errors_clear(&errs);
+
+	if ((svc = psvc_find(conf->name)) == NULL) {
+		if ((svc = calloc(1, sizeof(*svc))) == NULL)
+			fatal("%s: calloc", __func__);
+		strlcpy(svc->name, conf->name, sizeof(svc->name));
+		RB_INSERT(psvc_tree, &services, svc);
+		log_debug("%s: new service %s", __func__, svc->name);
+	} else
+		log_debug("%s: service %s replaced", __func__, svc->name);
+
+	/* probes first: they point into the old conf */
+	probe_conf_apply(svc, conf);
+	if (svc->conf != NULL)
+		service_conf_free(svc->conf);
+	svc->conf = conf;
+	ready_conf_apply(svc);
+}
+
+static void
+prober_conf_remove(struct msg *m)
+{
+	struct m_name	 n;
+	struct psvc	*svc;
+
+	if (msg_get_exact(m, &n, sizeof(n)) == -1)
+		fatalx("%s: bad M_CONF_REMOVE", __func__);
+	proto_terminate(n.name);
+	ready_svc_remove(n.name);
+	if ((svc = psvc_find(n.name)) == NULL)
+		return;
+	probe_svc_clear(svc);
+	RB_REMOVE(psvc_tree, &services, svc);
+	service_conf_free(svc->conf);
+	free(svc);
+	log_debug("%s: service %s removed", __func__, n.name);
+}

@@ -1,0 +1,160 @@
+/*
+ * The prober worker: readiness (file, notify, fd), watchdogs and probes
+ * (tcp, http, jsonrpc; exec probes are run by the spawner).  Declarations
+ * are grouped by the file that defines them.
+ */
+#ifndef HEROD_PROBER_H
+#define HEROD_PROBER_H
+
+#include <sys/queue.h>
+#include <sys/tree.h>
+#include <sys/socket.h>
+#include <sys/types.h>
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "proto.h"
+
+struct event;
+struct event_base;
+struct msg;
+
+#define PROBE_READ_MAX		(64 * 1024)	/* read from a peer */
+#define HTTP_STATUS_LINE_MAX	8192
+
+struct probe_run;
+struct probe_now;
+
+/* One probe of a service, with its target resolved at config time. */
+struct probe {
+	struct psvc		*svc;
+	const struct probe_conf	*conf;	/* into svc->conf */
+	char			 name[NAME_BUF];
+	struct sockaddr_storage	 ss;
+	socklen_t		 sslen;
+	char			 host[300];	/* Host: header */
+	char			 target_err[REASON_BUF]; /* "" = ok */
+	uint32_t		 rpc_next_id;
+	struct event		*tick;		/* periodic timer */
+	struct probe_run	*periodic;	/* running periodic run */
+};
+
+/* A service as the prober knows it. */
+struct psvc {
+	RB_ENTRY(psvc)		 entry;
+	char			 name[NAME_BUF];
+	struct service_conf	*conf;
+	struct probe		*probes;
+	size_t			 nprobes;
+	int			 enabled;	/* periodic probes on */
+};
+
+/* One run of one probe: a small state machine with a single deadline. */
+struct probe_run {
+	TAILQ_ENTRY(probe_run)	 entry;
+	struct probe		*probe;
+	struct probe_now	*group;		/* M_PROBE_NOW or NULL */
+	uint32_t		 seq;		/* 0 periodic */
+	int64_t			 start_us;
+	uint32_t		 timeout_ms;
+	int			 fd;
+	struct event		*ev;		/* io on fd */
+	struct event		*deadline;
+	const char		*phase;		/* for timeouts */
+	/* request */
+	char			*wbuf;
+	size_t			 wlen;
+	size_t			 woff;
+	/* reply, bounded by PROBE_READ_MAX */
+	char			*rbuf;
+	size_t			 rlen;
+	size_t			 rcap;
+	/* kind specific */
+	uint32_t		 rpc_id;
+	uint32_t		 exec_token;
+	size_t			 scan;		/* searched up to */
+	int			 (*validate)(struct probe_run *, int eof);
+};
+
+/* prober.c */
+extern struct event_base	*prober_base;
+extern struct herod_env		*prober_env;
+int		 prober_send(uint32_t type, const void *, size_t);
+struct psvc	*psvc_find(const char *);
+
+/* probe.c */
+void		 probe_conf_apply(struct psvc *, struct service_conf *);
+void		 probe_svc_clear(struct psvc *);
+void		 probe_enable(struct psvc *, int);
+void		 probe_now(struct psvc *, const char *, uint32_t seq);
+void		 probe_exec_result(struct m_probe_result *);
+void		 probe_done(struct probe_run *, int ok, const char *, ...)
+		    __attribute__((format(printf, 3, 4)));
+void		 probe_ok(struct probe_run *);
+void		 probe_errno(struct probe_run *, const char *, int);
+int		 probe_read(struct probe_run *);
+void		 probe_set_event(struct probe_run *, short,
+		    void (*)(int, short, void *));
+
+/* check_tcp.c */
+void		 check_tcp(struct probe_run *);
+
+/* check_http.c */
+int		 check_http_request(struct probe_run *);
+int		 check_http_validate(struct probe_run *, int);
+
+/* check_jsonrpc.c */
+int		 check_jsonrpc_request(struct probe_run *);
+int		 check_jsonrpc_validate(struct probe_run *, int);
+
+/* ready.c */
+int		 ready_init(void);
+void		 ready_conf_apply(struct psvc *);
+void		 ready_svc_remove(const char *);
+void		 ready_watch(const struct m_watch *);
+void		 ready_unwatch(const struct m_ref *);
+void		 ready_fd(const struct m_ref *, int);
+
+/* http_parse.c: pure functions, unit tested */
+#define HTTP_PARSE_MORE		0
+#define HTTP_PARSE_OK		1
+#define HTTP_PARSE_ERROR	(-1)
+/*
+ * Parse an HTTP/1.x status line at the start of buf[0..len).  Decides as
+ * early as possible: a prefix that cannot begin a valid status line is an
+ * error at once.  On HTTP_PARSE_OK, *status is the code and *linelen the
+ * length up to and including the '\n'.  On error, err says why
+ * (sanitized, bounded).
+ */
+int		 http_parse_status(const char *buf, size_t len, int *status,
+		    size_t *linelen, char *err, size_t errlen);
+/*
+ * Find the end of the header block (after the status line).  On OK,
+ * *hdrlen is the length of status line + headers + blank line,
+ * *clen the Content-Length (-1 if absent), *chunked 1 for
+ * "Transfer-Encoding: chunked".
+ */
+int		 http_parse_headers(const char *buf, size_t len,
+		    size_t *hdrlen, int64_t *clen, int *chunked, char *err,
+		    size_t errlen);
+/*
+ * Decode a chunked body in place: OK with *outlen set once the last
+ * chunk is seen, MORE if incomplete, ERROR if malformed.
+ */
+int		 http_dechunk(char *buf, size_t len, size_t *outlen);
+/*
+ * Copy at most srclen bytes of src to dst as printable ASCII: '"'
+ * becomes '\'', '\\' becomes '/', other bytes outside 0x20-0x7e become
+ * '?' (a run of them one '?'), truncated with "..." to fit dstlen.
+ * Always terminated.
+ */
+void		 sanitize_text(char *dst, size_t dstlen, const char *src,
+		    size_t srclen);
+/*
+ * Depth of nested arrays/objects in JSON text (strings skipped), stopping
+ * early past max.  Used before yajl_tree_parse to bound its recursion.
+ */
+int		 json_depth(const char *, size_t, int max);
+
+#endif

@@ -1,0 +1,169 @@
+/*
+ * notifier: a readiness test service for herod's integration tests.
+ *
+ * usage: notifier --mode file|notify|fd|none [--delay-ms N] [--fd N]
+ *                 [--watchdog-ms N] [--status TEXT]
+ *                 [--stop-watchdog-after-ms N] [--exit-after-ms N]
+ *
+ * Sleeps --delay-ms, then signals readiness:
+ *   file    creates $HERO_READY_FILE
+ *   notify  sends "READY=1" (and "STATUS=TEXT") to $NOTIFY_SOCKET with
+ *           its own minimal sd_notify client ('@' = abstract socket)
+ *   fd      writes "\n" to fd --fd (default 3) and closes it
+ *   none    nothing
+ * and prints "ready_signal_us=N" (wall clock, microseconds) on stdout.
+ * Then it stays alive; with --watchdog-ms it sends WATCHDOG=1 every
+ * watchdog_ms/3, and stops doing so --stop-watchdog-after-ms after it
+ * started (counted from program start).  On SIGTERM it sends STOPPING=1
+ * (notify mode) and exits 0.
+ */
+#include <sys/socket.h>
+#include <sys/un.h>
+
+#include <signal.h>
+#include <stddef.h>
+
+#include "srvutil.h"
+
+static volatile sig_atomic_t	 term;
+
+static void
+on_term(int sig)
+{
+	(void)sig;
+	term = 1;
+}
+
+static void
+usage(void)
+{
+	fprintf(stderr, "usage: notifier --mode file|notify|fd|none "
+	    "[--delay-ms N] [--fd N] [--watchdog-ms N] [--status TEXT] "
+	    "[--stop-watchdog-after-ms N] [--exit-after-ms N]\n");
+	exit(2);
+}
+
+static long long
+mono_ms(void)
+{
+	struct timespec	 ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* A minimal sd_notify(3). */
+static int
+notify(const char *msg)
+{
+	struct sockaddr_un	 sun;
+	const char		*path;
+	socklen_t		 len;
+	size_t			 plen;
+	int			 fd, r;
+
+	if ((path = getenv("NOTIFY_SOCKET")) == NULL || *path == '\0') {
+		warnx("NOTIFY_SOCKET not set");
+		return -1;
+	}
+	plen = strlen(path);
+	if (plen >= sizeof(sun.sun_path)) {
+		warnx("NOTIFY_SOCKET too long");
+		return -1;
+	}
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	memcpy(sun.sun_path, path, plen);
+	if (path[0] == '@')
+		sun.sun_path[0] = '\0';
+	len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + plen +
+	    (path[0] == '@' ? 0 : 1));
+	if ((fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0)) == -1) {
+		warn("socket");
+		return -1;
+	}
+	r = (int)sendto(fd, msg, strlen(msg), MSG_NOSIGNAL,
+	    (struct sockaddr *)&sun, len);
+	if (r == -1)
+		warn("sendto %s", path);
+	close(fd);
+	return r == -1 ? -1 : 0;
+}
+
+int
+main(int argc, char *argv[])
+{
+	struct sigaction	 sa;
+	const char		*mode = NULL, *status = NULL, *rf;
+	char			 msg[1024];
+	long			 delay_ms = 0, wd_ms = 0, stop_wd_ms = -1;
+	long			 exit_ms = -1;
+	long long		 start, now, next_wd;
+	int			 i, fd = 3;
+
+	for (i = 1; i < argc; i++) {
+		if (i + 1 >= argc)
+			usage();
+		if (strcmp(argv[i], "--mode") == 0)
+			mode = argv[++i];
+		else if (strcmp(argv[i], "--delay-ms") == 0)
+			delay_ms = atol(argv[++i]);
+		else if (strcmp(argv[i], "--fd") == 0)
+			fd = atoi(argv[++i]);
+		else if (strcmp(argv[i], "--watchdog-ms") == 0)
+			wd_ms = atol(argv[++i]);
+		else if (strcmp(argv[i], "--status") == 0)
+			status = argv[++i];
+		else if (strcmp(argv[i], "--stop-watchdog-after-ms") == 0)
+			stop_wd_ms = atol(argv[++i]);
+		else if (strcmp(argv[i], "--exit-after-ms") == 0)
+			exit_ms = atol(argv[++i]);
+		else
+			usage();
+	}
+	if (mode == NULL)
+		usage();
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_term;
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	start = mono_ms();
+
+	srv_sleep_ms(delay_ms);
+	if (strcmp(mode, "file") == 0) {
+		if ((rf = getenv("HERO_READY_FILE")) == NULL)
+			errx(1, "HERO_READY_FILE not set");
+		srv_touch(rf);
+	} else if (strcmp(mode, "notify") == 0) {
+		snprintf(msg, sizeof(msg), "READY=1%s%s",
+		    status != NULL ? "\nSTATUS=" : "",
+		    status != NULL ? status : "");
+		if (notify(msg) == -1)
+			exit(1);
+	} else if (strcmp(mode, "fd") == 0) {
+		if (write(fd, "\n", 1) != 1)
+			err(1, "write fd %d", fd);
+		close(fd);
+	} else if (strcmp(mode, "none") != 0)
+		usage();
+	printf("ready_signal_us=%lld\n", srv_wall_us());
+	fflush(stdout);
+
+	next_wd = mono_ms();
+	while (!term) {
+		now = mono_ms();
+		if (exit_ms >= 0 && now - start >= exit_ms)
+			break;
+		if (wd_ms > 0 && now >= next_wd &&
+		    (stop_wd_ms < 0 || now - start < stop_wd_ms)) {
+			notify("WATCHDOG=1");
+			next_wd = now + (wd_ms / 3 > 0 ? wd_ms / 3 : 1);
+		}
+		srv_sleep_ms(wd_ms > 0 ? (wd_ms / 3 > 0 ?
+		    (wd_ms / 3 < 50 ? wd_ms / 3 : 50) : 1) : 50);
+	}
+	if (term && strcmp(mode, "notify") == 0)
+		notify("STOPPING=1");
+	return 0;
+}

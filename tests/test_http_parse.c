@@ -1,0 +1,331 @@
+/*
+ * Unit tests of the prober's pure parsers (prober/http_parse.c): HTTP
+ * status lines and headers, chunked bodies, error text sanitizing and
+ * the JSON nesting bound.  Inputs are hostile on purpose.
+ */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <check.h>
+
+#include "prober.h"
+
+static int
+status_of(const char *s, size_t len, int *code, size_t *ll, char *err,
+    size_t errlen)
+{
+	return http_parse_status(s, len, code, ll, err, errlen);
+}
+
+#define STATUS(s, code, ll, err) \
+	status_of((s), sizeof(s) - 1, (code), (ll), (err), sizeof(err))
+
+START_TEST(test_status_good)
+{
+	char	 err[REASON_BUF];
+	size_t	 ll;
+	int	 code;
+
+	ck_assert_int_eq(STATUS("HTTP/1.1 200 OK\r\n", &code, &ll, err),
+	    HTTP_PARSE_OK);
+	ck_assert_int_eq(code, 200);
+	ck_assert_uint_eq(ll, 17);
+	ck_assert_int_eq(STATUS("HTTP/1.0 404 Not Found\n", &code, &ll,
+	    err), HTTP_PARSE_OK);
+	ck_assert_int_eq(code, 404);
+	ck_assert_uint_eq(ll, 23);
+	/* empty reason, no reason */
+	ck_assert_int_eq(STATUS("HTTP/1.1 204 \r\n", &code, &ll, err),
+	    HTTP_PARSE_OK);
+	ck_assert_int_eq(code, 204);
+	ck_assert_int_eq(STATUS("HTTP/1.1 500\r\nServer: x\r\n", &code,
+	    &ll, err), HTTP_PARSE_OK);
+	ck_assert_int_eq(code, 500);
+	ck_assert_uint_eq(ll, 14);
+	/* obs-text and tabs in the reason are fine */
+	ck_assert_int_eq(STATUS("HTTP/1.1 301 Moved\tPermanently \xc3\xa9\r\n",
+	    &code, &ll, err), HTTP_PARSE_OK);
+	ck_assert_int_eq(code, 301);
+	/* followed by anything: only the line counts */
+	ck_assert_int_eq(STATUS("HTTP/1.1 200 OK\r\n\0\0\0garbage", &code,
+	    &ll, err), HTTP_PARSE_OK);
+}
+END_TEST
+
+START_TEST(test_status_bad)
+{
+	char	 err[REASON_BUF];
+	int	 code;
+
+	ck_assert_int_eq(STATUS("HTTP/2 200 OK\r\n", &code, NULL, err),
+	    HTTP_PARSE_ERROR);
+	ck_assert_str_eq(err, "malformed status line: HTTP/2 200 OK");
+	ck_assert_int_eq(STATUS("http/1.1 200 OK\r\n", &code, NULL, err),
+	    HTTP_PARSE_ERROR);
+	ck_assert_int_eq(STATUS("HTTP/1.1 20 OK\r\n", &code, NULL, err),
+	    HTTP_PARSE_ERROR);
+	ck_assert_int_eq(STATUS("HTTP/1.1 2000 OK\r\n", &code, NULL, err),
+	    HTTP_PARSE_ERROR);
+	ck_assert_int_eq(STATUS("HTTP/1.1 099 OK\r\n", &code, NULL, err),
+	    HTTP_PARSE_ERROR);
+	ck_assert_int_eq(STATUS("HTTP/1.1  200 OK\r\n", &code, NULL, err),
+	    HTTP_PARSE_ERROR);
+	ck_assert_int_eq(STATUS("HTTP/1.x 200 OK\r\n", &code, NULL, err),
+	    HTTP_PARSE_ERROR);
+	ck_assert_int_eq(STATUS("HTTP/1.1 200 O\rK\r\n", &code, NULL, err),
+	    HTTP_PARSE_ERROR);
+	ck_assert_int_eq(STATUS("SSH-2.0-OpenSSH_9.2\r\n", &code, NULL, err),
+	    HTTP_PARSE_ERROR);
+	ck_assert_str_eq(err, "malformed status line: SSH-2.0-OpenSSH_9.2");
+	ck_assert_int_eq(STATUS("\r\n", &code, NULL, err), HTTP_PARSE_ERROR);
+	/* quotes and backslashes never reach the error text */
+	ck_assert_int_eq(STATUS("\"hello\\world\"\n", &code, NULL, err),
+	    HTTP_PARSE_ERROR);
+	ck_assert_str_eq(err, "malformed status line: 'hello/world'");
+}
+END_TEST
+
+START_TEST(test_status_nul)
+{
+	char	 err[REASON_BUF];
+	int	 code;
+
+	ck_assert_int_eq(STATUS("HTTP/1.1 200 O\0K\r\n", &code, NULL, err),
+	    HTTP_PARSE_ERROR);
+	ck_assert_str_eq(err, "malformed status line: HTTP/1.1 200 O?K");
+	ck_assert_int_eq(STATUS("HTTP/1.1\0" "200 OK\r\n", &code, NULL, err),
+	    HTTP_PARSE_ERROR);
+	ck_assert_int_eq(STATUS("\0\0\0\0\0\0\0\0\0\0\0\0\0\0", &code, NULL,
+	    err), HTTP_PARSE_ERROR);
+	ck_assert_str_eq(err, "malformed status line: ?");
+	ck_assert_int_eq(STATUS("HTTP/1.1 2\0" "0 OK\r\n", &code, NULL, err),
+	    HTTP_PARSE_ERROR);
+}
+END_TEST
+
+START_TEST(test_status_partial)
+{
+	const char	*line = "HTTP/1.1 503 Service Unavailable\r\n";
+	char		 err[REASON_BUF];
+	size_t		 i, ll;
+	int		 code;
+
+	/* every strict prefix asks for more, the whole line is accepted */
+	for (i = 0; i < strlen(line); i++)
+		ck_assert_int_eq(http_parse_status(line, i, &code, &ll, err,
+		    sizeof(err)), HTTP_PARSE_MORE);
+	ck_assert_int_eq(http_parse_status(line, strlen(line), &code, &ll,
+	    err, sizeof(err)), HTTP_PARSE_OK);
+	ck_assert_int_eq(code, 503);
+	ck_assert_uint_eq(ll, strlen(line));
+	/* a bad prefix is known to be bad before the line ends */
+	ck_assert_int_eq(http_parse_status("HTTX", 4, &code, &ll, err,
+	    sizeof(err)), HTTP_PARSE_ERROR);
+	ck_assert_int_eq(http_parse_status("<html>", 6, &code, &ll, err,
+	    sizeof(err)), HTTP_PARSE_ERROR);
+	ck_assert_int_eq(http_parse_status("HTTP/1.1 2x", 11, &code, &ll, err,
+	    sizeof(err)), HTTP_PARSE_ERROR);
+}
+END_TEST
+
+START_TEST(test_status_huge)
+{
+	char	 err[REASON_BUF];
+	char	*buf;
+	size_t	 len = 1024 * 1024;
+	int	 code;
+
+	buf = malloc(len);
+	ck_assert_ptr_nonnull(buf);
+	memcpy(buf, "HTTP/1.1 200 ", 13);
+	memset(buf + 13, 'a', len - 13);
+	/* an endless reason phrase */
+	ck_assert_int_eq(http_parse_status(buf, HTTP_STATUS_LINE_MAX - 1,
+	    &code, NULL, err, sizeof(err)), HTTP_PARSE_MORE);
+	ck_assert_int_eq(http_parse_status(buf, HTTP_STATUS_LINE_MAX,
+	    &code, NULL, err, sizeof(err)), HTTP_PARSE_ERROR);
+	ck_assert_str_eq(err, "status line too long");
+	ck_assert_int_eq(http_parse_status(buf, len, &code, NULL, err,
+	    sizeof(err)), HTTP_PARSE_ERROR);
+	buf[len - 1] = '\n';
+	ck_assert_int_eq(http_parse_status(buf, len, &code, NULL, err,
+	    sizeof(err)), HTTP_PARSE_ERROR);
+	/* garbage: error text stays bounded */
+	memset(buf, 0xff, len);
+	ck_assert_int_eq(http_parse_status(buf, len, &code, NULL, err,
+	    sizeof(err)), HTTP_PARSE_ERROR);
+	ck_assert_str_eq(err, "malformed status line: ?");
+	memset(buf, 'X', len);
+	ck_assert_int_eq(http_parse_status(buf, len, &code, NULL, err,
+	    sizeof(err)), HTTP_PARSE_ERROR);
+	ck_assert_uint_le(strlen(err), strlen("malformed status line: ") +
+	    60);
+	free(buf);
+}
+END_TEST
+
+START_TEST(test_headers)
+{
+	const char	*r1 = "HTTP/1.1 200 OK\r\nContent-Type: a/b\r\n"
+			    "content-length: 12\r\n\r\n{\"id\":1}";
+	const char	*r2 = "HTTP/1.1 200 OK\nTransfer-Encoding: "
+			    "Chunked\n\nabc";
+	const char	*r3 = "HTTP/1.1 200 OK\r\nX: y\r\n";
+	const char	*r4 = "HTTP/1.1 200 OK\r\nbroken header\r\n\r\n";
+	const char	*r5 = "HTTP/1.1 200 OK\r\nContent-Length: 1x\r\n\r\n";
+	const char	*r6 = "HTTP/1.1 200 OK\r\nContent-Length: 1\r\n"
+			    "Content-Length: 2\r\n\r\n";
+	const char	*r7 = "HTTP/1.1 200 OK\r\nA: \0\r\n\r\n";
+	const char	*r8 = "HTTP/1.1 200 OK\r\nContent-Length: "
+			    "99999999999999999999999\r\n\r\n";
+	char		 err[REASON_BUF];
+	size_t		 hl;
+	int64_t		 cl;
+	int		 ch;
+
+	ck_assert_int_eq(http_parse_headers(r1, strlen(r1), &hl, &cl, &ch,
+	    err, sizeof(err)), HTTP_PARSE_OK);
+	ck_assert_uint_eq(hl, strlen(r1) - 8);
+	ck_assert_int_eq(cl, 12);
+	ck_assert_int_eq(ch, 0);
+	ck_assert_int_eq(http_parse_headers(r2, strlen(r2), &hl, &cl, &ch,
+	    err, sizeof(err)), HTTP_PARSE_OK);
+	ck_assert_int_eq(cl, -1);
+	ck_assert_int_eq(ch, 1);
+	ck_assert_uint_eq(hl, strlen(r2) - 3);
+	ck_assert_int_eq(http_parse_headers(r3, strlen(r3), &hl, &cl, &ch,
+	    err, sizeof(err)), HTTP_PARSE_MORE);
+	ck_assert_int_eq(http_parse_headers(r4, strlen(r4), &hl, &cl, &ch,
+	    err, sizeof(err)), HTTP_PARSE_ERROR);
+	ck_assert_int_eq(http_parse_headers(r5, strlen(r5), &hl, &cl, &ch,
+	    err, sizeof(err)), HTTP_PARSE_ERROR);
+	ck_assert_int_eq(http_parse_headers(r6, strlen(r6), &hl, &cl, &ch,
+	    err, sizeof(err)), HTTP_PARSE_ERROR);
+	ck_assert_int_eq(http_parse_headers(r7, 25, &hl, &cl, &ch,
+	    err, sizeof(err)), HTTP_PARSE_ERROR);
+	ck_assert_int_eq(http_parse_headers(r8, strlen(r8), &hl, &cl, &ch,
+	    err, sizeof(err)), HTTP_PARSE_ERROR);
+}
+END_TEST
+
+START_TEST(test_headers_huge)
+{
+	char	 err[REASON_BUF];
+	char	*buf;
+	size_t	 len = PROBE_READ_MAX, i, hl;
+	int64_t	 cl;
+	int	 ch;
+
+	buf = malloc(len);
+	ck_assert_ptr_nonnull(buf);
+	memcpy(buf, "HTTP/1.1 200 OK\r\n", 17);
+	for (i = 17; i + 8 <= len; i += 8)
+		memcpy(buf + i, "X-a: b\r\n", 8);
+	ck_assert_int_eq(http_parse_headers(buf, i, &hl, &cl, &ch, err,
+	    sizeof(err)), HTTP_PARSE_MORE);
+	memset(buf + i, 'z', len - i);
+	ck_assert_int_eq(http_parse_headers(buf, len, &hl, &cl, &ch, err,
+	    sizeof(err)), HTTP_PARSE_ERROR);
+	ck_assert_str_eq(err, "headers too long");
+	free(buf);
+}
+END_TEST
+
+START_TEST(test_dechunk)
+{
+	char	 b1[] = "5\r\nhello\r\n6;ext=1\r\n world\r\n0\r\n\r\n";
+	char	 b2[] = "5\r\nhel";
+	char	 b3[] = "zz\r\nhello\r\n";
+	char	 b4[] = "5\r\nhelloXX0\r\n\r\n";
+	char	 b5[] = "fffffffffffffffffffffff\r\n";
+	char	 b6[] = "3\nabc\n0\n";
+	size_t	 n;
+
+	ck_assert_int_eq(http_dechunk(b1, strlen(b1), &n), HTTP_PARSE_OK);
+	ck_assert_uint_eq(n, 11);
+	ck_assert(memcmp(b1, "hello world", 11) == 0);
+	ck_assert_int_eq(http_dechunk(b2, strlen(b2), &n), HTTP_PARSE_MORE);
+	ck_assert_str_eq(b2, "5\r\nhel");	/* untouched */
+	ck_assert_int_eq(http_dechunk(b3, strlen(b3), &n), HTTP_PARSE_ERROR);
+	ck_assert_int_eq(http_dechunk(b4, strlen(b4), &n), HTTP_PARSE_ERROR);
+	ck_assert_int_eq(http_dechunk(b5, strlen(b5), &n), HTTP_PARSE_ERROR);
+	ck_assert_int_eq(http_dechunk(b6, strlen(b6), &n), HTTP_PARSE_OK);
+	ck_assert_uint_eq(n, 3);
+	ck_assert_int_eq(http_dechunk(b6, 0, &n), HTTP_PARSE_MORE);
+}
+END_TEST
+
+START_TEST(test_sanitize)
+{
+	char	 out[16];
+	char	 big[REASON_BUF];
+	char	 src[1000];
+
+	sanitize_text(out, sizeof(out), "ok", 2);
+	ck_assert_str_eq(out, "ok");
+	sanitize_text(out, sizeof(out), "a\"b\\c", 5);
+	ck_assert_str_eq(out, "a'b/c");
+	sanitize_text(out, sizeof(out), "a\0\0\x01\x80z", 6);
+	ck_assert_str_eq(out, "a?z");
+	sanitize_text(out, sizeof(out), "a\nb\tc", 5);
+	ck_assert_str_eq(out, "a?b?c");
+	sanitize_text(out, sizeof(out), "0123456789abcdefghij", 20);
+	ck_assert_str_eq(out, "0123456789ab...");
+	sanitize_text(out, 1, "abc", 3);
+	ck_assert_str_eq(out, "");
+	memset(src, 'y', sizeof(src));
+	sanitize_text(big, sizeof(big), src, sizeof(src));
+	ck_assert_uint_eq(strlen(big), sizeof(big) - 1);
+}
+END_TEST
+
+START_TEST(test_json_depth)
+{
+	char	*deep;
+	size_t	 i, n = 100000;
+
+	ck_assert_int_eq(json_depth("{\"a\":[1,{\"b\":2}]}", 17, 32), 3);
+	ck_assert_int_eq(json_depth("\"[[[[[\"", 7, 32), 0);
+	ck_assert_int_eq(json_depth("\"\\\"[[[\"", 7, 32), 0);
+	ck_assert_int_eq(json_depth("42", 2, 32), 0);
+	deep = malloc(n);
+	ck_assert_ptr_nonnull(deep);
+	for (i = 0; i < n; i++)
+		deep[i] = '[';
+	ck_assert_int_gt(json_depth(deep, n, 32), 32);
+	free(deep);
+}
+END_TEST
+
+static Suite *
+http_parse_suite(void)
+{
+	Suite	*s = suite_create("http_parse");
+	TCase	*tc = tcase_create("core");
+
+	tcase_add_test(tc, test_status_good);
+	tcase_add_test(tc, test_status_bad);
+	tcase_add_test(tc, test_status_nul);
+	tcase_add_test(tc, test_status_partial);
+	tcase_add_test(tc, test_status_huge);
+	tcase_add_test(tc, test_headers);
+	tcase_add_test(tc, test_headers_huge);
+	tcase_add_test(tc, test_dechunk);
+	tcase_add_test(tc, test_sanitize);
+	tcase_add_test(tc, test_json_depth);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int
+main(void)
+{
+	SRunner	*sr = srunner_create(http_parse_suite());
+	int	 failed;
+
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
