@@ -36,7 +36,8 @@
 #define SYS_pidfd_open 434
 #endif
 #define PREWAIT_MAX	16
-#define PREWAIT_ROUNDS	3
+#define PREWAIT_ROUNDS	20
+#define RETRY_MS	50	/* a holder we could not see yet */
 #define PREWAIT_GRACE_MS 5000
 
 struct prewait {
@@ -47,7 +48,9 @@ struct prewait {
 	int		 fds[PREWAIT_MAX];
 	struct event	*evs[PREWAIT_MAX];
 	struct event	*ev_timer;
+	struct event	*ev_retry;
 	int		 killed;		/* SIGKILL sent */
+	int		 retry;			/* look again soon */
 	uint32_t	 timeout_ms;
 };
 
@@ -129,6 +132,8 @@ prewait_free(struct prewait *pw)
 	}
 	if (pw->ev_timer != NULL)
 		event_free(pw->ev_timer);
+	if (pw->ev_retry != NULL)
+		event_free(pw->ev_retry);
 	free(pw);
 }
 
@@ -190,6 +195,12 @@ prewait_gone_cb(int fd, short ev, void *arg)
 	if (in->prewait == NULL || prewait_pending(in->prewait) > 0)
 		return;
 	prespawn_continue(in);
+}
+
+static void
+prewait_retry_cb(int fd, short ev, void *arg)
+{
+	prespawn_continue(arg);
 }
 
 static void
@@ -269,6 +280,17 @@ prespawn_continue(struct inst *in)
 	if (r == -1) {
 		inst_free(in);
 		send_failed(&ref, EADDRINUSE, "%s", err);
+		return;
+	}
+	if (pw->retry && pw->round < PREWAIT_ROUNDS) {
+		pw->retry = 0;
+		tv.tv_sec = 0;
+		tv.tv_usec = RETRY_MS * 1000;
+		if (pw->ev_retry == NULL)
+			pw->ev_retry = evtimer_new(sp->base, prewait_retry_cb,
+			    in);
+		if (pw->ev_retry == NULL || evtimer_add(pw->ev_retry, &tv))
+			fatalx("%s: evtimer", __func__);
 		return;
 	}
 	if (pw->n == 0 || prewait_pending(pw) == 0) {
@@ -363,6 +385,8 @@ check_sockets(struct inst *in, struct action_conf *ac, struct prewait *pw,
 		}
 		owner = sock_owner_unix(sb.st_ino, path, comm, sizeof(comm));
 		if (owner <= 0) {
+			/* listening, but its owner is going away: look again */
+			pw->retry = 1;
 			free(path);
 			continue;
 		}
