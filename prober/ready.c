@@ -578,6 +578,13 @@ notify_datagram(struct nsock *ns, pid_t pid, char *buf)
 		facts_apply(w, &f);
 		return;
 	}
+	if (w != NULL && w->mode == READY_NOTIFY && w->pid > 0 &&
+	    proc_alive(w->pid, 0)) {
+		/* the watched instance lives: no newer one can be coming */
+		log_warnx("%s: notify from pid %d not of %s/%s, ignored",
+		    __func__, (int)pid, ns->service, ns->action);
+		return;
+	}
 	/*
 	 * Perhaps the next instance, faster than its M_WATCH: keep the
 	 * facts with who sent them, decide when the M_WATCH comes.
