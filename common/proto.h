@@ -45,6 +45,8 @@ enum m_type {
 	M_EXEC_PROBE,		/* prober->p->s: struct m_exec_probe */
 	M_EXEC_PROBE_RESULT,	/* s->p->prober: struct m_probe_result */
 	M_REOPEN_LOGS,		/* p->s: struct m_ref: send M_LOGFDs again */
+	M_CONNECT_REQ,		/* prober->p->s: struct m_connect */
+	M_CONNECT_FD,		/* s->p->prober: struct m_connect (+ fd) */
 
 	/* prober */
 	M_WATCH = 40,		/* p->prober: struct m_watch */
@@ -137,6 +139,18 @@ struct m_exec_probe {
 	char		probe[NAME_BUF];
 	uint32_t	seq;
 	uint32_t	timeout_ms;
+};
+
+/*
+ * A unix socket the prober may not open (system mode, owned by the
+ * service's user): the spawner connects and passes the connected fd.
+ */
+struct m_connect {
+	char		service[NAME_BUF];
+	char		probe[NAME_BUF];
+	uint32_t	token;
+	int32_t		error;		/* reply: 0 and an fd, or errno */
+	char		path[112];
 };
 
 struct m_watch {

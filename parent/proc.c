@@ -350,6 +350,7 @@ dispatch_spawner(struct worker *w, struct msg *m)
 	struct m_logfd		 l;
 	struct m_ref		 r;
 	struct m_probe_result	 pr;
+	struct m_connect	 cn;
 
 	switch (m->hdr.type) {
 	case M_SPAWNED:
@@ -392,6 +393,11 @@ dispatch_spawner(struct worker *w, struct msg *m)
 		proc_send(PROC_PROBER, M_EXEC_PROBE_RESULT, -1, &pr,
 		    sizeof(pr));
 		break;
+	case M_CONNECT_FD:
+		GET(m, cn);
+		proc_send(PROC_PROBER, M_CONNECT_FD, m->fd, &cn, sizeof(cn));
+		m->fd = -1;
+		break;
 	default:
 		goto bad;
 	}
@@ -410,6 +416,7 @@ dispatch_prober(struct worker *w, struct msg *m)
 	struct m_probe_result	 pr;
 	struct m_probe_now	 pn;
 	struct m_exec_probe	 ep;
+	struct m_connect	 cn;
 
 	switch (m->hdr.type) {
 	case M_READY:
@@ -439,6 +446,10 @@ dispatch_prober(struct worker *w, struct msg *m)
 	case M_EXEC_PROBE:
 		GET(m, ep);
 		proc_send(PROC_SPAWNER, M_EXEC_PROBE, -1, &ep, sizeof(ep));
+		break;
+	case M_CONNECT_REQ:
+		GET(m, cn);
+		proc_send(PROC_SPAWNER, M_CONNECT_REQ, -1, &cn, sizeof(cn));
 		break;
 	default:
 		log_warnx("%s: unexpected message %u from prober", __func__,

@@ -6,6 +6,7 @@
  */
 #include <sys/types.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 
 #include <errno.h>
 #include <string.h>
@@ -17,6 +18,7 @@
 #include "prober.h"
 
 static void	 tcp_connect_done(int, short, void *);
+static void	 tcp_connect_via_spawner(struct probe_run *);
 static void	 tcp_connected(struct probe_run *);
 static void	 tcp_write(int, short, void *);
 static void	 tcp_read(int, short, void *);
@@ -44,6 +46,13 @@ check_tcp(struct probe_run *run)
 	case EINTR:
 		probe_set_event(run, EV_WRITE, tcp_connect_done);
 		break;
+	case EACCES:
+		if (p->ss.ss_family == AF_UNIX) {
+			tcp_connect_via_spawner(run);
+			return;
+		}
+		probe_errno(run, "connect", errno);
+		break;
 	case EAGAIN:
 		/* unix socket with a full backlog */
 		probe_done(run, 0, "connection refused (backlog full)");
@@ -52,6 +61,56 @@ check_tcp(struct probe_run *run)
 		probe_errno(run, "connect", errno);
 		break;
 	}
+}
+
+/*
+ * The socket belongs to the service's user and we may not open it: the
+ * spawner (root) connects for us and passes the connected fd.
+ */
+static uint32_t		 connect_token_last;
+
+static void
+tcp_connect_via_spawner(struct probe_run *run)
+{
+	struct probe		*p = run->probe;
+	struct sockaddr_un	*sun = (struct sockaddr_un *)&p->ss;
+	struct m_connect	 c;
+
+	close(run->fd);
+	run->fd = -1;
+	if (++connect_token_last == 0)
+		connect_token_last = 1;
+	run->connect_token = connect_token_last;
+	memset(&c, 0, sizeof(c));
+	strlcpy(c.service, p->svc->name, sizeof(c.service));
+	strlcpy(c.probe, p->name, sizeof(c.probe));
+	strlcpy(c.path, sun->sun_path, sizeof(c.path));
+	c.token = run->connect_token;
+	run->phase = "connecting through the spawner";
+	if (prober_send(M_CONNECT_REQ, &c, sizeof(c)) == -1)
+		probe_done(run, 0, "connect: permission denied");
+}
+
+void
+check_tcp_connect_result(struct m_connect *c, int fd)
+{
+	struct probe_run	*run;
+
+	if ((run = probe_run_by_connect_token(c->token)) == NULL ||
+	    strcmp(run->probe->svc->name, c->service) != 0 ||
+	    strcmp(run->probe->name, c->probe) != 0) {
+		if (fd != -1)
+			close(fd);
+		return;
+	}
+	run->connect_token = 0;
+	if (fd == -1) {
+		probe_errno(run, "connect (through the spawner)",
+		    c->error ? c->error : EACCES);
+		return;
+	}
+	run->fd = fd;
+	tcp_connected(run);
 }
 
 static void

@@ -428,6 +428,17 @@ probe_exec_result(struct m_probe_result *pr)
 	    __func__, pr->service, pr->probe, pr->seq);
 }
 
+struct probe_run *
+probe_run_by_connect_token(uint32_t token)
+{
+	struct probe_run	*run;
+
+	TAILQ_FOREACH(run, &runs, entry)
+		if (token != 0 && run->connect_token == token)
+			return run;
+	return NULL;
+}
+
 /* Report a failed run and free it. */
 void
 probe_done(struct probe_run *run, int ok, const char *fmt, ...)

@@ -119,7 +119,8 @@ prober_dispatch(struct msgev *mev, struct msg *m, void *arg)
 	int			 fd = m->fd;
 
 	m->fd = -1;
-	if (fd != -1 && m->hdr.type != M_READYFD)
+	if (fd != -1 && m->hdr.type != M_READYFD &&
+	    m->hdr.type != M_CONNECT_FD)
 		fatalx("%s: unexpected fd with message %u", __func__,
 		    m->hdr.type);
 
@@ -181,6 +182,17 @@ prober_dispatch(struct msgev *mev, struct msg *m, void *arg)
 		proto_terminate(pr.error);
 		probe_exec_result(&pr);
 		break;
+	case M_CONNECT_FD: {
+		struct m_connect	 c;
+
+		if (msg_get_exact(m, &c, sizeof(c)) == -1)
+			fatalx("%s: bad M_CONNECT_FD", __func__);
+		proto_terminate(c.service);
+		proto_terminate(c.probe);
+		check_tcp_connect_result(&c, fd);
+		fd = -1;
+		break;
+	}
 	default:
 		fatalx("%s: unexpected message %u", __func__, m->hdr.type);
 	}

@@ -73,6 +73,7 @@ struct probe_run {
 	/* kind specific */
 	uint32_t		 rpc_id;
 	uint32_t		 exec_token;
+	uint32_t		 connect_token;	/* M_CONNECT_REQ pending */
 	size_t			 scan;		/* searched up to */
 	int			 (*validate)(struct probe_run *, int eof);
 };
@@ -81,6 +82,9 @@ struct probe_run {
 extern struct event_base	*prober_base;
 extern struct herod_env		*prober_env;
 int		 prober_send(uint32_t type, const void *, size_t);
+/* check_tcp.c */
+void		 check_tcp_connect_result(struct m_connect *, int);
+struct probe_run *probe_run_by_connect_token(uint32_t);
 struct psvc	*psvc_find(const char *);
 
 /* probe.c */

@@ -48,6 +48,46 @@ sock_listening(const char *path)
 	return r;
 }
 
+/*
+ * Connect to a service's unix socket for the prober, which may not open
+ * it, and pass the connected fd back.  Only sockets below the run
+ * directory's sockets/ are served, so the prober cannot use this to
+ * reach arbitrary sockets as root.
+ */
+void
+connect_for_prober(struct m_connect *c)
+{
+	struct sockaddr_un	 sun;
+	char			 base[PATH_MAX];
+	int			 s = -1;
+
+	snprintf(base, sizeof(base), "%s/%s/%s/", sp->env->rundir,
+	    RUN_SOCKETS, c->service);
+	c->error = 0;
+	if (strncmp(c->path, base, strlen(base)) != 0 ||
+	    strstr(c->path, "/../") != NULL) {
+		c->error = EPERM;
+		goto reply;
+	}
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	if (strlcpy(sun.sun_path, c->path, sizeof(sun.sun_path)) >=
+	    sizeof(sun.sun_path)) {
+		c->error = ENAMETOOLONG;
+		goto reply;
+	}
+	s = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (s == -1 || connect(s, (struct sockaddr *)&sun,
+	    sizeof(sun)) == -1) {
+		c->error = errno;
+		if (s != -1)
+			close(s);
+		s = -1;
+	}
+ reply:
+	spawner_send(M_CONNECT_FD, s, c, sizeof(*c));
+}
+
 /* The pid that has socket inode ino open, 0 if none visible. */
 static pid_t
 inode_owner(unsigned long ino, char *comm, size_t commlen)

@@ -146,6 +146,7 @@ spawner_dispatch(struct msgev *mev, struct msg *m, void *arg)
 	struct m_spawned	 adopt;
 	struct m_ref		 ref;
 	struct m_exec_probe	 ep;
+	struct m_connect	 cn;
 
 	if (m->fd != -1) {
 		close(m->fd);
@@ -181,6 +182,13 @@ spawner_dispatch(struct msgev *mev, struct msg *m, void *arg)
 		GET(m, ref);
 		ref_terminate(&ref);
 		spawn_reopen_logs(&ref);
+		break;
+	case M_CONNECT_REQ:
+		GET(m, cn);
+		proto_terminate(cn.service);
+		proto_terminate(cn.probe);
+		proto_terminate(cn.path);
+		connect_for_prober(&cn);
 		break;
 	case M_EXEC_PROBE:
 		GET(m, ep);

@@ -89,6 +89,8 @@ int		 sock_listening(const char *);
 pid_t		 sock_owner_unix(unsigned long, const char *, char *, size_t);
 pid_t		 port_owner_tcp(unsigned int, char *, size_t);
 
+void		 connect_for_prober(struct m_connect *);
+
 /* execprobe.c */
 void		 execprobe_run(const struct m_exec_probe *);
 
