@@ -29,7 +29,6 @@
 #include "util.h"
 
 #define DEFAULT_PATH	"/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
-#define HIGH_FD		1100	/* above any ready.fd (<= 1023) */
 #define MAXV(a, b)	((a) > (b) ? (a) : (b))
 
 extern char	**environ;
@@ -263,15 +262,18 @@ build_argv(struct spawn_ctx *ctx, const struct m_ref *ref,
 static int
 child_fds(struct spawn_ctx *ctx)
 {
-	int	 fd, nullfd, top;
+	int	 fd, nullfd, top, low, st;
 
-	if ((ctx->statusw = fcntl(ctx->statusw, F_DUPFD_CLOEXEC,
-	    HIGH_FD)) == -1 ||
-	    (ctx->outfd = fcntl(ctx->outfd, F_DUPFD, HIGH_FD)) == -1 ||
-	    (ctx->errfd = fcntl(ctx->errfd, F_DUPFD, HIGH_FD)) == -1)
+	/* above every target fd, within RLIMIT_NOFILE */
+	low = (ctx->readyw != -1 ? ctx->ready_fd : 2) + 1;
+	if ((st = fcntl(ctx->statusw, F_DUPFD_CLOEXEC, low)) == -1)
+		return -1;
+	ctx->statusw = st;
+	if ((ctx->outfd = fcntl(ctx->outfd, F_DUPFD, low)) == -1 ||
+	    (ctx->errfd = fcntl(ctx->errfd, F_DUPFD, low)) == -1)
 		return -1;
 	if (ctx->readyw != -1 &&
-	    (ctx->readyw = fcntl(ctx->readyw, F_DUPFD, HIGH_FD)) == -1)
+	    (ctx->readyw = fcntl(ctx->readyw, F_DUPFD, low)) == -1)
 		return -1;
 	if ((nullfd = open("/dev/null", O_RDONLY)) == -1 ||
 	    dup2(nullfd, 0) == -1 || dup2(ctx->outfd, 1) == -1 ||

@@ -5,6 +5,7 @@ starts is killed by pid at the end; every wait is bounded."""
 import json
 import os
 import pwd
+import resource
 import shutil
 import signal
 import subprocess
@@ -105,6 +106,9 @@ def demote_fn(user):
     pw = pwd.getpwnam(user)
 
     def demote():
+        # a typical login session's descriptor limit, not root's
+        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (min(1024, hard), hard))
         os.setgroups([])
         os.setgid(pw.pw_gid)
         os.setuid(pw.pw_uid)
