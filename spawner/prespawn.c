@@ -120,33 +120,6 @@ read_number_file(const char *path, unsigned long long *v)
 }
 
 static void
-prewait_free(struct prewait *pw)
-{
-	int	 i;
-
-	for (i = 0; i < pw->n; i++) {
-		if (pw->evs[i] != NULL)
-			event_free(pw->evs[i]);
-		if (pw->fds[i] != -1)
-			close(pw->fds[i]);
-	}
-	if (pw->ev_timer != NULL)
-		event_free(pw->ev_timer);
-	if (pw->ev_retry != NULL)
-		event_free(pw->ev_retry);
-	free(pw);
-}
-
-void
-prespawn_cancel(struct inst *in)
-{
-	if (in->prewait == NULL)
-		return;
-	prewait_free(in->prewait);
-	in->prewait = NULL;
-}
-
-static void
 prewait_reset(struct prewait *pw)
 {
 	int	 i;
@@ -163,6 +136,26 @@ prewait_reset(struct prewait *pw)
 	pw->killed = 0;
 	if (pw->ev_timer != NULL)
 		evtimer_del(pw->ev_timer);
+}
+
+static void
+prewait_free(struct prewait *pw)
+{
+	prewait_reset(pw);
+	if (pw->ev_timer != NULL)
+		event_free(pw->ev_timer);
+	if (pw->ev_retry != NULL)
+		event_free(pw->ev_retry);
+	free(pw);
+}
+
+void
+prespawn_cancel(struct inst *in)
+{
+	if (in->prewait == NULL)
+		return;
+	prewait_free(in->prewait);
+	in->prewait = NULL;
 }
 
 static int
