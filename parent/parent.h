@@ -60,6 +60,7 @@ struct probe_st {
 	uint32_t		 failures;	/* consecutive, counted */
 	uint32_t		 successes;	/* consecutive */
 	int			 at_threshold;
+	int			 failing;	/* reached it, not recovered */
 	int64_t			 grace_until;	/* monotonic ms */
 	char			 last_error[REASON_BUF];
 };

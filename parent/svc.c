@@ -405,6 +405,7 @@ svc_start(struct svc *s)
 	for (i = 0; i < s->nprobes; i++) {
 		s->probes[i].failures = s->probes[i].successes = 0;
 		s->probes[i].at_threshold = 0;
+		s->probes[i].failing = 0;
 		s->probes[i].ok = -1;
 	}
 	for (i = 0; i < s->nacts; i++) {
@@ -522,10 +523,15 @@ act_grace(struct act *a)
 	struct svc	*s = a->svc;
 	size_t		 i;
 
-	for (i = 0; i < s->nprobes; i++)
-		if (probe_covers(&s->probes[i], a))
-			s->probes[i].grace_until = now_ms() +
-			    s->probes[i].conf->grace_ms;
+	for (i = 0; i < s->nprobes; i++) {
+		if (!probe_covers(&s->probes[i], a))
+			continue;
+		/* a new instance starts with a clean count */
+		s->probes[i].grace_until = now_ms() +
+		    s->probes[i].conf->grace_ms;
+		s->probes[i].failures = 0;
+		s->probes[i].successes = 0;
+	}
 }
 
 void
@@ -865,9 +871,10 @@ svc_probe_result(const struct m_probe_result *r)
 		p->successes++;
 		p->failures = 0;
 		p->last_error[0] = '\0';
-		if (p->at_threshold &&
+		if ((p->at_threshold || p->failing) &&
 		    p->successes >= p->conf->success_threshold) {
 			p->at_threshold = 0;
+			p->failing = 0;
 			event_probe(s, p, 1);
 		}
 		for (i = 0; i < s->nacts; i++) {
@@ -891,6 +898,11 @@ svc_probe_result(const struct m_probe_result *r)
 	strlcpy(p->last_error, r->error, sizeof(p->last_error));
 	if (now_ms() < p->grace_until && !p->at_threshold)
 		return;
+	for (i = 0; i < s->nacts; i++)
+		if (probe_covers(p, &s->acts[i]) && s->acts[i].pid > 0)
+			break;
+	if (i == s->nacts && r->seq == 0)
+		return;		/* nothing to probe now: not counted */
 	p->failures++;
 	event_probe(s, p, 0);
 	if (p->failures < p->conf->failure_threshold || p->at_threshold) {
@@ -898,6 +910,7 @@ svc_probe_result(const struct m_probe_result *r)
 		return;
 	}
 	p->at_threshold = 1;
+	p->failing = 1;
 	snprintf(why, sizeof(why), "probe %s failed %u times: %s",
 	    p->conf->name, p->failures, p->last_error);
 	log_warnx("%s: %s", s->name, why);

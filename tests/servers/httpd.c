@@ -17,6 +17,7 @@
  *   huge-headers  a status line, then endless header lines
  *   huge-status   an endless status line
  *   nul           NUL bytes in the status line
+ *   endless-body  200 with no Content-Length, then an endless body
  * SIGUSR1 switches between the current mode and empty.
  */
 #include <sys/socket.h>
@@ -27,10 +28,11 @@
 #include "srvutil.h"
 
 enum mode { M_OK, M_EMPTY, M_HANG, M_FAILHEALTH, M_GARBAGE, M_HUGEHDR,
-	    M_HUGESTATUS, M_NUL };
+	    M_HUGESTATUS, M_NUL, M_ENDLESSBODY };
 
 static const char *modes[] = { "ok", "empty", "hang", "fail-health",
-	"garbage", "huge-headers", "huge-status", "nul", NULL };
+	"garbage", "huge-headers", "huge-status", "nul", "endless-body",
+	NULL };
 
 static volatile sig_atomic_t	 toggled;
 
@@ -154,6 +156,14 @@ serve(int fd, enum mode mode, int code, long delay_ms)
 		break;
 	case M_NUL:
 		srv_send(fd, "HTTP/1.1 200 O\0K\r\n\r\n", 20);
+		break;
+	case M_ENDLESSBODY:
+		if (srv_send(fd, "HTTP/1.1 200 OK\r\n"
+		    "Content-Type: application/json\r\n\r\n", 51) == -1)
+			break;
+		memset(buf, '[', sizeof(buf));
+		while (srv_send(fd, buf, sizeof(buf)) == 0)
+			;
 		break;
 	case M_EMPTY:
 		break;
