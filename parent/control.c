@@ -400,47 +400,59 @@ cmd_lifecycle(struct client *c)
 	wait_check(c);
 }
 
+static int
+reset_selected(struct client *c, struct svc *s)
+{
+	size_t	 i;
+
+	if (c->nnames == 0)
+		return 1;
+	for (i = 0; i < c->nnames; i++)
+		if (strcmp(c->names[i], s->name) == 0)
+			return 1;
+	return 0;
+}
+
+/* Restart failed and degraded services (all with --force), decided
+ * from the states before any restart. */
 static void
 cmd_reset_failed(struct client *c)
 {
-	yajl_gen	 g = gen_new();
-	struct svc	*s;
-	int		 all = c->nnames == 0;
-	size_t		 i = 0;
+	yajl_gen	  g = gen_new();
+	struct svc	 *s, **todo;
+	size_t		  n = 0, i;
 
-	yajl_gen_map_open(g);
-	gen_str(g, "restarted");
-	yajl_gen_array_open(g);
-	RB_FOREACH(s, svc_tree, &pt.svcs) {
-		if (!all && (i >= c->nnames || strcmp(s->name,
-		    c->names[i]) != 0))
-			continue;
-		i++;
-		if (s->state == SS_FAILED || s->state == SS_DEGRADED ||
-		    (c->req.flags & CTLF_FORCE)) {
-			gen_str(g, s->name);
-			svc_restart(s);
-		}
+	if ((todo = calloc(pt.nsvcs + 1, sizeof(*todo))) == NULL) {
+		yajl_gen_free(g);
+		client_end(c, EXIT_FAILED, "out of memory");
+		return;
 	}
-	yajl_gen_array_close(g);
+	yajl_gen_map_open(g);
 	gen_str(g, "left_alone");
 	yajl_gen_array_open(g);
-	i = 0;
 	RB_FOREACH(s, svc_tree, &pt.svcs) {
-		if (!all && (i >= c->nnames || strcmp(s->name,
-		    c->names[i]) != 0))
+		if (!reset_selected(c, s))
 			continue;
-		i++;
 		if (s->state == SS_FAILED || s->state == SS_DEGRADED ||
-		    s->replacing || (c->req.flags & CTLF_FORCE))
+		    (c->req.flags & CTLF_FORCE)) {
+			todo[n++] = s;
 			continue;
+		}
 		yajl_gen_map_open(g);
 		gen_kv(g, "name", s->name);
 		gen_kv(g, "state", service_state_name(s->state));
 		yajl_gen_map_close(g);
 	}
 	yajl_gen_array_close(g);
+	gen_str(g, "restarted");
+	yajl_gen_array_open(g);
+	for (i = 0; i < n; i++)
+		gen_str(g, todo[i]->name);
+	yajl_gen_array_close(g);
 	yajl_gen_map_close(g);
+	for (i = 0; i < n; i++)
+		svc_restart(todo[i]);
+	free(todo);
 	client_gen_end(c, g, EXIT_OK, NULL);
 }
 
@@ -586,8 +598,7 @@ client_request(struct client *c, struct msg *m)
 			return;
 		}
 	}
-	if (!pt.started && c->req.cmd != CTL_VERSION_CMD &&
-	    c->req.cmd != CTL_LIST) {
+	if (!pt.started && c->req.cmd != CTL_VERSION_CMD) {
 		/* answered once the services are started or adopted */
 		if ((c->deferred = malloc(m->hdr.len)) == NULL) {
 			client_end(c, EXIT_FAILED, "out of memory");

@@ -33,6 +33,7 @@ struct worker {
 	struct msgev	*mev;
 	int		 ready;		/* configured and acked */
 	int		 hello;		/* M_WORKER_READY seen */
+	int		 hello_seen;	/* ... by this process */
 	int		 restarts;
 	int64_t		 last_start;
 	struct event	*ev_restart;
@@ -208,7 +209,7 @@ proc_start(enum proc_id id)
 	close(sv[1]);
 	w->pid = pid;
 	w->last_start = now_ms();
-	w->hello = w->ready = 0;
+	w->hello = w->ready = w->hello_seen = 0;
 	w->mev = msgev_new(pt.base, sv[0], MSG_MAX_PAYLOAD, 0, proc_dispatch,
 	    proc_closed, w);
 	if (w->mev == NULL)
@@ -250,9 +251,13 @@ proc_died(enum proc_id id, int st)
 	w->ready = w->hello = 0;
 	if (pt.shutting_down && svc_all_stopped())
 		return;
-	if (now_ms() - w->last_start < 1000 && w->restarts++ > 3)
+	/*
+	 * Killed after its handshake: back at once.  Dying before it (a
+	 * crash at start) repeatedly: wait a second between tries.
+	 */
+	if (!w->hello_seen && w->restarts++ > 3)
 		tv.tv_sec = 1;
-	else if (now_ms() - w->last_start >= 1000)
+	else if (w->hello_seen)
 		w->restarts = 0;
 	if (w->ev_restart == NULL)
 		w->ev_restart = evtimer_new(pt.base, restart_cb,
@@ -327,6 +332,7 @@ static void
 proc_hello(struct worker *w, enum proc_id id)
 {
 	w->hello = 1;
+	w->hello_seen = 1;
 	evtimer_del(w->ev_timeout);
 	log_debug("%s: %s ready", __func__, w->name);
 	proc_configure(id);
