@@ -497,6 +497,7 @@ static void
 cmd_simple(struct client *c, int cmd)
 {
 	yajl_gen	 g = gen_new();
+	int		 keep = (c->req.flags & CTLF_KEEP) != 0;
 
 	yajl_gen_map_open(g);
 	if (cmd == CTL_VERSION_CMD) {
@@ -506,15 +507,15 @@ cmd_simple(struct client *c, int cmd)
 		gen_str(g, "shutdown");
 		yajl_gen_bool(g, 1);
 		gen_str(g, "keep_services");
-		yajl_gen_bool(g, (c->req.flags & CTLF_KEEP) != 0);
+		yajl_gen_bool(g, keep);
 	}
 	yajl_gen_map_close(g);
-	client_gen_end(c, g, EXIT_OK, NULL);
+	client_gen_end(c, g, EXIT_OK, NULL);	/* c is gone */
 	if (cmd == CTL_SHUTDOWN) {
-		log_info("shutdown requested%s", (c->req.flags & CTLF_KEEP) ?
+		log_info("shutdown requested%s", keep ?
 		    ", services keep running" : "");
 		pt.shutting_down = 1;
-		pt.keep_services = (c->req.flags & CTLF_KEEP) != 0;
+		pt.keep_services = keep;
 		svc_stop_all();
 	}
 }

@@ -19,6 +19,11 @@ HEROCTL = os.environ.get("HEROCTL", "")
 SERVERS = os.environ.get("SERVERS", "")
 
 
+# Memory bounds are for a normal build; under ASan (shadow memory and
+# quarantine count in RSS) they are scaled by this factor.
+RSS_SCALE = 8 if os.environ.get("HEROD_SANITIZED") == "1" else 1
+
+
 class Fail(Exception):
     pass
 

@@ -11,11 +11,12 @@ import threading
 import time
 
 sys.path.insert(0, os.path.dirname(__file__))
-from harness import (Fail, Herod, HEROCTL, check, demote_fn, pid_alive,
+from harness import (RSS_SCALE, Fail, Herod, HEROCTL, check, demote_fn,
+                     pid_alive,
                      run_tests, wait_for)
 
 PY = "/usr/bin/python3"
-RSS_LIMIT = 64 * 1024 * 1024
+RSS_LIMIT = 64 * 1024 * 1024 * RSS_SCALE
 
 # Runs as the user herod runs as, so that no file of the database is
 # ever created by root.  argv: db path, mode (ro|rw), sql, json params.

@@ -12,13 +12,14 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(__file__))
-from harness import (Fail, Herod, SERVERS, TEST_USER, check, demote_fn,
+from harness import (RSS_SCALE, Fail, Herod, SERVERS, TEST_USER, check,
+                     demote_fn,
                      pid_alive, proc_uid, run_tests, wait_for)
 
 HTTPD = os.path.join(SERVERS, "httpd")
 RPCD = os.path.join(SERVERS, "rpcd")
 
-RSS_LIMIT_KB = 32 * 1024
+RSS_LIMIT_KB = 32 * 1024 * RSS_SCALE
 
 
 def httpd(mode, sock, extra=()):
