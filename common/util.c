@@ -61,25 +61,37 @@ set_cloexec(int fd)
 	return fcntl(fd, F_SETFD, fl | FD_CLOEXEC);
 }
 
+ssize_t
+read_small_file(const char *path, char *buf, size_t len)
+{
+	ssize_t	 n;
+	int	 fd;
+
+	if (len < 2 || (fd = open(path, O_RDONLY | O_CLOEXEC |
+	    O_NOFOLLOW)) == -1)
+		return -1;
+	n = read(fd, buf, len - 1);
+	close(fd);
+	if (n <= 0)
+		return -1;
+	buf[n] = '\0';
+	return n;
+}
+
 int
 proc_stat(pid_t pid, uint64_t *starttime, pid_t *pgid, pid_t *ppid,
     char *comm, size_t commlen)
 {
 	char		 path[64], buf[1024], *lp, *rp, *p, *ep;
 	ssize_t		 n;
-	int		 fd, field;
+	int		 field;
 	unsigned long long v;
 
 	if (pid <= 0)
 		return -1;
 	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
+	if ((n = read_small_file(path, buf, sizeof(buf))) == -1)
 		return -1;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return -1;
-	buf[n] = '\0';
 	/* comm is in parentheses and may itself contain ')' or spaces */
 	if ((lp = strchr(buf, '(')) == NULL ||
 	    (rp = strrchr(buf, ')')) == NULL || rp < lp)

@@ -24,6 +24,11 @@ int		 proc_stat(pid_t, uint64_t *starttime, pid_t *pgid,
 		    pid_t *ppid, char *comm, size_t commlen);
 /* Alive and, if starttime != 0, with that start time (not a zombie). */
 int		 proc_alive(pid_t, uint64_t starttime);
+/*
+ * Read at most len - 1 bytes of a small file (/proc, pid files) and NUL
+ * terminate them.  Returns the length read (> 0), or -1.
+ */
+ssize_t		 read_small_file(const char *, char *, size_t);
 /* mkdir -p with mode for the last component; 0 or -1. */
 int		 mkdir_p(const char *, mode_t);
 /* Write a whole buffer; retries EINTR.  0 or -1. */

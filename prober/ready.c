@@ -369,17 +369,11 @@ static int
 proc_parents(pid_t pid, pid_t *ppid, pid_t *pgid)
 {
 	char	 path[64], buf[512], *p;
-	ssize_t	 n;
-	int	 fd, a, b;
+	int	 a, b;
 
 	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
+	if (read_small_file(path, buf, sizeof(buf)) == -1)
 		return -1;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return -1;
-	buf[n] = '\0';
 	if ((p = strrchr(buf, ')')) == NULL)
 		return -1;
 	if (sscanf(p + 1, " %*c %d %d", &a, &b) != 2)

@@ -103,16 +103,9 @@ static int
 read_number_file(const char *path, unsigned long long *v)
 {
 	char	 buf[64], *ep;
-	ssize_t	 n;
-	int	 fd;
 
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) == -1)
+	if (read_small_file(path, buf, sizeof(buf)) == -1)
 		return -1;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return -1;
-	buf[n] = '\0';
 	*v = strtoull(buf, &ep, 10);
 	if (ep == buf)
 		return -1;

@@ -167,19 +167,13 @@ proc_has_job(pid_t pid, uint64_t job)
 	char	 path[64], want[48], buf[16384];
 	ssize_t	 n;
 	size_t	 wl;
-	int	 fd;
 	char	*p, *end;
 
 	snprintf(path, sizeof(path), "/proc/%d/environ", (int)pid);
 	wl = (size_t)snprintf(want, sizeof(want), "HERO_JOB_ID=%llu",
 	    (unsigned long long)job);
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
+	if ((n = read_small_file(path, buf, sizeof(buf))) == -1)
 		return 0;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return 0;
-	buf[n] = '\0';
 	end = buf + n;
 	for (p = buf; p < end; p += strlen(p) + 1)
 		if (strncmp(p, want, wl) == 0 && p[wl] == '\0')
@@ -196,19 +190,12 @@ kill_job_orphans(uint64_t job, int sig)
 {
 	char		 path[96], buf[65536], *p, *ep;
 	struct inst	 key;
-	ssize_t		 n;
 	long		 v;
-	int		 fd;
 
 	snprintf(path, sizeof(path), "/proc/%d/task/%d/children",
 	    (int)sp->self, (int)sp->self);
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
+	if (read_small_file(path, buf, sizeof(buf)) == -1)
 		return;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return;
-	buf[n] = '\0';
 	for (p = buf; *p != '\0'; p = ep) {
 		v = strtol(p, &ep, 10);
 		if (ep == p)
