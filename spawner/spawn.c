@@ -91,17 +91,61 @@ spawn_paths(const struct m_ref *ref, const char *what, char *buf,
 	return 0;
 }
 
+/*
+ * getpwnam(3) reads /etc/passwd: remember the last answers.  A name not
+ * in the cache is always looked up, so users added later are found.
+ */
+#define CRED_CACHE	16
+static struct cred_cache {
+	char		 name[64];
+	uid_t		 uid;
+	gid_t		 gid;
+	char		 home[PATH_MAX];
+} cred_cache[CRED_CACHE];
+static size_t		 cred_cache_next;
+
+static struct passwd *
+pw_lookup(const char *name, uid_t uid, struct passwd *out)
+{
+	struct passwd	*pw;
+	size_t		 i;
+
+	for (i = 0; i < CRED_CACHE; i++) {
+		struct cred_cache *cc = &cred_cache[i];
+
+		if (cc->name[0] == '\0')
+			continue;
+		if ((name != NULL && strcmp(cc->name, name) == 0) ||
+		    (name == NULL && cc->uid == uid)) {
+			out->pw_name = cc->name;
+			out->pw_uid = cc->uid;
+			out->pw_gid = cc->gid;
+			out->pw_dir = cc->home;
+			return out;
+		}
+	}
+	pw = name != NULL ? getpwnam(name) : getpwuid(uid);
+	if (pw == NULL || strlen(pw->pw_name) >= sizeof(cred_cache[0].name))
+		return pw;
+	i = cred_cache_next++ % CRED_CACHE;
+	strlcpy(cred_cache[i].name, pw->pw_name, sizeof(cred_cache[i].name));
+	cred_cache[i].uid = pw->pw_uid;
+	cred_cache[i].gid = pw->pw_gid;
+	strlcpy(cred_cache[i].home, pw->pw_dir, sizeof(cred_cache[i].home));
+	return pw;
+}
+
 static int
 resolve_cred(struct action_conf *ac, struct cred *c, char *err,
     size_t errlen)
 {
-	struct passwd	*pw;
+	struct passwd	*pw, pwbuf;
 	struct group	*gr;
 	const char	*user = ac->user;
 
 	memset(c, 0, sizeof(*c));
 	if (!sp->env->sysmode) {
-		pw = getpwuid(getuid());
+		pw = pw_lookup(NULL, getuid(), &pwbuf);
 		if (user != NULL && (pw == NULL ||
 		    strcmp(pw->pw_name, user) != 0)) {
 			snprintf(err, errlen, "user %s: only the invoking "
@@ -122,7 +166,7 @@ resolve_cred(struct action_conf *ac, struct cred *c, char *err,
 	if (user == NULL)
 		user = "root";
 	errno = 0;
-	if ((pw = getpwnam(user)) == NULL) {
+	if ((pw = pw_lookup(user, 0, &pwbuf)) == NULL) {
 		snprintf(err, errlen, "unknown user %s", user);
 		return errno ? errno : ENOENT;
 	}
@@ -437,6 +481,11 @@ spawn_reopen_logs(const struct m_ref *ref)
 static int
 prepare_sockdir(const char *sockdir, struct cred *c)
 {
+	struct stat	 sb;
+
+	if (stat(sockdir, &sb) == 0 && S_ISDIR(sb.st_mode) &&
+	    (!c->change || (sb.st_uid == c->uid && sb.st_gid == c->gid)))
+		return 0;	/* already there: one syscall per spawn */
 	if (mkdir_p(sockdir, 0755) == -1)
 		return -1;
 	if (c->change && chown(sockdir, c->uid, c->gid) == -1)

@@ -317,7 +317,7 @@ db_connect(struct db *db)
 	if (db_exec(db, "PRAGMA journal_mode = WAL") == -1 ||
 	    db_exec(db, "PRAGMA synchronous = NORMAL") == -1 ||
 	    db_exec(db, "PRAGMA temp_store = MEMORY") == -1 ||
-	    db_exec(db, "PRAGMA cache_size = -16384") == -1) {
+	    db_exec(db, "PRAGMA cache_size = -2048") == -1) {
 		rc = sqlite3_errcode(db->h);
 		ret = (rc == SQLITE_CORRUPT || rc == SQLITE_NOTADB) ? 1 : -1;
 		goto fail;
