@@ -35,7 +35,8 @@ struct logfd {
 	struct event		*ev;
 	struct db_action	*act;
 	size_t			 len;		/* partial line in buf */
-	char			 buf[LOG_LINE_MAX];
+	char			*buf;		/* LOG_LINE_MAX, only while a
+						   partial line waits */
 };
 TAILQ_HEAD(logfds, logfd);
 
@@ -114,6 +115,20 @@ logs_input(struct logfd *lf, int64_t ts, const char *p, size_t n)
 			n -= seg + 1;
 			continue;
 		}
+		if (lf->buf == NULL &&
+		    (lf->buf = malloc(LOG_LINE_MAX)) == NULL) {
+			/* no memory for the partial line: store it as is */
+			logs_line(lf, ts, p, seg > LOG_LINE_MAX ?
+			    LOG_LINE_MAX : seg);
+			take = seg > LOG_LINE_MAX ? LOG_LINE_MAX : seg;
+			p += take;
+			n -= take;
+			if (take == seg && nl != NULL) {
+				p++;
+				n--;
+			}
+			continue;
+		}
 		while (seg > 0) {
 			if (lf->len == LOG_LINE_MAX) {
 				logs_line(lf, ts, lf->buf, lf->len);
@@ -134,6 +149,11 @@ logs_input(struct logfd *lf, int64_t ts, const char *p, size_t n)
 			p++;
 			n--;
 		}
+	}
+	if (lf->len == 0) {
+		/* idle fds hold no buffer: memory does not grow with N */
+		free(lf->buf);
+		lf->buf = NULL;
 	}
 }
 
@@ -188,6 +208,7 @@ logs_close(struct logfd *lf)
 	TAILQ_REMOVE(&logfds, lf, entry);
 	event_free(lf->ev);
 	close(lf->fd);
+	free(lf->buf);
 	free(lf);
 	store_send_stats(a);
 }
@@ -206,6 +227,7 @@ logs_shutdown(void)
 			TAILQ_REMOVE(&logfds, lf, entry);
 			event_free(lf->ev);
 			close(lf->fd);
+			free(lf->buf);
 			free(lf);
 		}
 	}
