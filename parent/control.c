@@ -179,7 +179,7 @@ cmd_list(struct client *c)
 	gen_str(g, "services");
 	yajl_gen_array_open(g);
 	RB_FOREACH(s, svc_tree, &pt.svcs)
-		status_service(g, s);
+		status_service(g, s, 0);
 	yajl_gen_array_close(g);
 	yajl_gen_map_close(g);
 	client_gen_end(c, g, EXIT_OK, NULL);
@@ -201,7 +201,7 @@ client_reply_status(struct client *c)
 			code = EXIT_FAILED;
 			continue;
 		}
-		status_service(g, s);
+		status_service(g, s, 1);
 		if (s->state != SS_RUNNING)
 			code = EXIT_FAILED;
 	}

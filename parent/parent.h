@@ -157,7 +157,7 @@ void		 control_probe_done(const struct m_probe_now *);
 void		 control_worker_lost(enum proc_id);
 
 /* status.c */
-void		 status_service(yajl_gen, struct svc *);
+void		 status_service(yajl_gen, struct svc *, int);
 void		 gen_str(yajl_gen, const char *);
 void		 gen_kv(yajl_gen, const char *, const char *);
 void		 gen_kint(yajl_gen, const char *, long long);

@@ -48,8 +48,9 @@ gen_exit(yajl_gen g, struct act *a)
 	yajl_gen_map_close(g);
 }
 
+/* full: status (everything); otherwise list (the SPEC's keys). */
 static void
-status_action(yajl_gen g, struct act *a)
+status_action(yajl_gen g, struct act *a, int full)
 {
 	int64_t	 up = 0;
 
@@ -57,7 +58,6 @@ status_action(yajl_gen g, struct act *a)
 		up = now_ms() - a->started_ms;
 	yajl_gen_map_open(g);
 	gen_kv(g, "name", a->conf->name);
-	gen_kv(g, "kind", config_kind_name(a->conf->kind));
 	gen_kv(g, "state", action_state_name(a->state));
 	gen_kint(g, "pid", a->pid);
 	gen_kint(g, "job_id", (long long)a->job_id);
@@ -66,10 +66,15 @@ status_action(yajl_gen g, struct act *a)
 	gen_kv(g, "status", a->status_text);
 	gen_str(g, "ready");
 	yajl_gen_bool(g, a->ready);
+	gen_kint(g, "logs_dropped", (long long)a->logs_dropped);
+	if (!full) {
+		yajl_gen_map_close(g);
+		return;
+	}
+	gen_kv(g, "kind", config_kind_name(a->conf->kind));
 	gen_kv(g, "ready_mode", config_ready_mode_name(a->conf->ready_mode));
 	gen_kv(g, "reason", a->reason);
 	gen_kint(g, "logs_written", (long long)a->logs_written);
-	gen_kint(g, "logs_dropped", (long long)a->logs_dropped);
 	gen_exit(g, a);
 	yajl_gen_map_close(g);
 }
@@ -90,7 +95,7 @@ status_probe(yajl_gen g, struct probe_st *p)
 }
 
 void
-status_service(yajl_gen g, struct svc *s)
+status_service(yajl_gen g, struct svc *s, int full)
 {
 	uint64_t	 dropped = 0;
 	size_t		 i;
@@ -99,11 +104,12 @@ status_service(yajl_gen g, struct svc *s)
 	gen_kv(g, "name", s->name);
 	gen_kv(g, "state", service_state_name(s->state));
 	gen_kv(g, "reason", s->reason);
-	gen_kv(g, "description", s->conf->description);
+	if (full)
+		gen_kv(g, "description", s->conf->description);
 	gen_str(g, "actions");
 	yajl_gen_array_open(g);
 	for (i = 0; i < s->nacts; i++) {
-		status_action(g, &s->acts[i]);
+		status_action(g, &s->acts[i], full);
 		dropped += s->acts[i].logs_dropped;
 	}
 	yajl_gen_array_close(g);
