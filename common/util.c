@@ -198,7 +198,11 @@ write_file_atomic(const char *path, const char *data, size_t len,
 	    mode);
 	if (fd == -1)
 		return -1;
-	if (write_all(fd, data, len) == -1 || fsync(fd) == -1) {
+	/*
+	 * No fsync: these are run-time files (pid files under /run), gone
+	 * with a reboot anyway; rename() alone makes them atomic.
+	 */
+	if (write_all(fd, data, len) == -1) {
 		saved = errno;
 		close(fd);
 		unlink(tmp);

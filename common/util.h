@@ -33,7 +33,7 @@ ssize_t		 read_small_file(const char *, char *, size_t);
 int		 mkdir_p(const char *, mode_t);
 /* Write a whole buffer; retries EINTR.  0 or -1. */
 int		 write_all(int, const void *, size_t);
-/* Atomic small file write: tmp + rename.  0 or -1. */
+/* Atomic small run-time file write: tmp + rename, no fsync.  0 or -1. */
 int		 write_file_atomic(const char *, const char *, size_t,
 		    mode_t);
 /* Uniform random in [0, n). */

@@ -66,6 +66,7 @@ status_action(yajl_gen g, struct act *a, int full)
 	gen_kv(g, "status", a->status_text);
 	gen_str(g, "ready");
 	yajl_gen_bool(g, a->ready);
+	gen_kint(g, "logs_written", (long long)a->logs_written);
 	gen_kint(g, "logs_dropped", (long long)a->logs_dropped);
 	if (!full) {
 		yajl_gen_map_close(g);
@@ -74,7 +75,6 @@ status_action(yajl_gen g, struct act *a, int full)
 	gen_kv(g, "kind", config_kind_name(a->conf->kind));
 	gen_kv(g, "ready_mode", config_ready_mode_name(a->conf->ready_mode));
 	gen_kv(g, "reason", a->reason);
-	gen_kint(g, "logs_written", (long long)a->logs_written);
 	gen_exit(g, a);
 	yajl_gen_map_close(g);
 }
