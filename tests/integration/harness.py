@@ -321,6 +321,31 @@ class Herod:
         shutil.rmtree(self.tmp, ignore_errors=True)
 
 
+# Runs as the user herod runs as, so that no file of the database is
+# ever created by root.  argv: db path, mode (ro|rw), sql, json params.
+_DBQ = ("import json,sqlite3,sys\n"
+        "con=sqlite3.connect('file:%s?mode=%s'%(sys.argv[1],sys.argv[2]),"
+        "uri=True,timeout=10)\n"
+        "cur=con.execute(sys.argv[3],json.loads(sys.argv[4]))\n"
+        "rows=cur.fetchall(); con.commit()\n"
+        "print(json.dumps([[c.decode(errors='replace') if isinstance(c,bytes)"
+        " else c for c in r] for r in rows]+[cur.rowcount]))\n")
+
+
+def db_query(h, sql, params=(), mode="ro"):
+    """(rows, rowcount) of sql on STATEDIR/herod.db."""
+    p = subprocess.run(["/usr/bin/python3", "-c", _DBQ,
+                        os.path.join(h.state, "herod.db"), mode, sql,
+                        json.dumps(list(params))],
+                       capture_output=True, timeout=60,
+                       stdin=subprocess.DEVNULL,
+                       preexec_fn=demote_fn(h.runas))
+    if p.returncode != 0:
+        raise Fail("sqlite: %s" % p.stderr.decode(errors="replace"))
+    out = json.loads(p.stdout)
+    return out[:-1], out[-1]
+
+
 def spawn_outside(h, argv, **kw):
     """A process started outside herod, as the user herod runs as (so a
     user-mode herod may stop it); killed by pid at the end of the test."""

@@ -11,7 +11,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(__file__))
-from harness import (Fail, Herod, HEROCTL, SERVERS, check, demote_fn,
+from harness import (db_query, Fail, Herod, HEROCTL, SERVERS, check, demote_fn,
                      pid_alive, run_tests, spawn_outside, wait_for)
 
 PY = "/usr/bin/python3"
@@ -19,26 +19,10 @@ NOTIFIER = os.path.join(SERVERS, "notifier")
 SLEEP = ["/bin/sleep", "1000"]
 WORKERS = ("herod: spawner", "herod: prober", "herod: store")
 
-DBQ = ("import json,sqlite3,sys\n"
-       "con=sqlite3.connect('file:%s?mode=%s'%(sys.argv[1],sys.argv[2]),"
-       "uri=True,timeout=10)\n"
-       "cur=con.execute(sys.argv[3],json.loads(sys.argv[4]))\n"
-       "rows=cur.fetchall(); con.commit()\n"
-       "print(json.dumps([list(r) for r in rows]+[cur.rowcount]))\n")
-
 
 def db(h, sql, params=(), mode="ro"):
-    """(rows, rowcount) of sql on STATEDIR/herod.db, run as the user herod
-    runs as (so no database file is ever created by root)."""
-    p = subprocess.run([PY, "-c", DBQ, os.path.join(h.state, "herod.db"),
-                        mode, sql, json.dumps(list(params))],
-                       capture_output=True, timeout=60,
-                       stdin=subprocess.DEVNULL,
-                       preexec_fn=demote_fn(h.runas))
-    if p.returncode != 0:
-        raise Fail("sqlite: %s" % p.stderr.decode(errors="replace"))
-    out = json.loads(p.stdout)
-    return out[:-1], out[-1]
+    """(rows, rowcount) of sql on STATEDIR/herod.db."""
+    return db_query(h, sql, params, mode)
 
 
 def mixed_services(h, n_each):

@@ -11,35 +11,17 @@ import threading
 import time
 
 sys.path.insert(0, os.path.dirname(__file__))
-from harness import (RSS_SCALE, Fail, Herod, HEROCTL, check, demote_fn,
+from harness import (db_query, RSS_SCALE, Fail, Herod, HEROCTL, check, demote_fn,
                      pid_alive,
                      run_tests, wait_for)
 
 PY = "/usr/bin/python3"
 RSS_LIMIT = 64 * 1024 * 1024 * RSS_SCALE
 
-# Runs as the user herod runs as, so that no file of the database is
-# ever created by root.  argv: db path, mode (ro|rw), sql, json params.
-DBQ = ("import json,sqlite3,sys\n"
-       "con=sqlite3.connect('file:%s?mode=%s'%(sys.argv[1],sys.argv[2]),"
-       "uri=True,timeout=10)\n"
-       "cur=con.execute(sys.argv[3],json.loads(sys.argv[4]))\n"
-       "rows=cur.fetchall(); con.commit()\n"
-       "print(json.dumps([[c.decode(errors='replace') if isinstance(c,bytes)"
-       " else c for c in r] for r in rows]+[cur.rowcount]))\n")
-
 
 def db(h, sql, params=(), mode="ro"):
-    """Rows of sql on STATEDIR/herod.db (the last element of the list is
-    the row count of a write)."""
-    p = subprocess.run([PY, "-c", DBQ, os.path.join(h.state, "herod.db"),
-                        mode, sql, json.dumps(list(params))],
-                       capture_output=True, timeout=60,
-                       stdin=subprocess.DEVNULL,
-                       preexec_fn=demote_fn(h.runas))
-    if p.returncode != 0:
-        raise Fail("sqlite: %s" % p.stderr.decode(errors="replace"))
-    return json.loads(p.stdout)[:-1]
+    """Rows of sql on STATEDIR/herod.db."""
+    return db_query(h, sql, params, mode)[0]
 
 
 def integrity(h):
