@@ -42,6 +42,11 @@ __attribute__((noreturn)) void	store_main(struct herod_env *);
  * dir != NULL (root only), then PR_SET_NO_NEW_PRIVS.  fatal() on error.
  */
 void	sandbox_drop(const struct herod_env *, const char *chroot_dir);
+/*
+ * common/seccomp.c: the worker's syscall allowlist ("prober", "store");
+ * a no-op without libseccomp or in sanitizer builds.
+ */
+void	sandbox_seccomp(const char *who);
 /* common/sandbox.c: PR_SET_PDEATHSIG so a worker dies with its parent. */
 void	sandbox_die_with_parent(void);
 

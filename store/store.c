@@ -109,6 +109,7 @@ store_main(struct herod_env *env)
 	if ((store_db = db_open(STATE_DB)) == NULL)
 		fatalx("%s: cannot open %s/%s", __func__, env->statedir,
 		    STATE_DB);
+	sandbox_seccomp("store");
 
 	/* Counters survive store restarts: tell the parent again. */
 	for (a = db_action_first(store_db); a != NULL;

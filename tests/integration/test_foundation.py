@@ -37,6 +37,32 @@ def test_processes_and_stop(h):
              5, "no process of web left")
 
 
+def proc_status_field(pid, field):
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith(field + ":"):
+                return line.split()[1]
+    return None
+
+
+def test_workers_sandboxed(h):
+    """prober and store: no-new-privs always, a seccomp filter (mode 2)
+    when built with libseccomp outside sanitizer builds; the spawner is
+    not filtered (it must fork and exec)."""
+    h.service("s", [{"name": "main", "exec": SLEEP}])
+    h.start()
+    w = wait_for(lambda: len(h.workers()) == 4 and h.workers(), 10,
+                 "4 herod processes")
+    want = "2" if os.environ.get("HEROD_SECCOMP") == "1" else "0"
+    for t in ("herod: prober", "herod: store"):
+        check(proc_status_field(w[t], "NoNewPrivs") == "1", t)
+        check(proc_status_field(w[t], "Seccomp") == want,
+              "%s Seccomp %s, want %s" % (
+                  t, proc_status_field(w[t], "Seccomp"), want))
+    check(proc_status_field(w["herod: spawner"], "Seccomp") == "0")
+    h.wait_state("s", "running")
+
+
 def test_crash_restart_backoff(h):
     h.service("crash", [{"name": "main", "exec": ["/bin/sh", "-c", "exit 1"],
                          "restart": {"policy": "on-failure", "delay_ms": 50,
@@ -201,7 +227,8 @@ def test_system_mode_workers(h):
     check(proc_uid(h.workers()["herod: store"]) == uid)
 
 
-TESTS = [test_processes_and_stop, test_crash_restart_backoff,
+TESTS = [test_processes_and_stop, test_workers_sandboxed,
+         test_crash_restart_backoff,
          test_policy_never, test_exit_zero_is_stopped, test_missing_binary,
          test_worker_crash, test_two_actions_one_killed,
          test_check_config_and_reload, test_unprivileged_peer,
