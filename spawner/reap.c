@@ -37,6 +37,8 @@ sigchld_cb(int sig, short ev, void *arg)
 	int		 st;
 
 	while ((pid = waitpid(-1, &st, WNOHANG)) > 0) {
+		if (sp->nforked > 0)
+			sp->nforked--;	/* an orphan's reaping is absorbed */
 		key.pid = pid;
 		if ((in = RB_FIND(inst_pids, &sp->pids, &key)) != NULL) {
 			reap_inst_gone(in, st, 1);
@@ -103,6 +105,8 @@ pidfd_cb(int fd, short ev, void *arg)
 	int		 st;
 
 	if (waitpid(in->pid, &st, WNOHANG) == in->pid) {
+		if (sp->nforked > 0)
+			sp->nforked--;
 		reap_inst_gone(in, st, 1);
 		return;
 	}
@@ -181,6 +185,18 @@ proc_has_job(pid_t pid, uint64_t job)
 	return 0;
 }
 
+static size_t
+count_words(const char *p)
+{
+	size_t	 n = 0;
+
+	for (; *p != '\0'; p++)
+		if (*p != ' ' && *p != '\n' && (p[1] == ' ' || p[1] == '\n' ||
+		    p[1] == '\0'))
+			n++;
+	return n;
+}
+
 /*
  * Our direct children that are not instance leaders are orphans some
  * action left behind (we are the subreaper).  Those of job get sig.
@@ -195,6 +211,9 @@ kill_job_orphans(uint64_t job, int sig)
 	snprintf(path, sizeof(path), "/proc/%d/task/%d/children",
 	    (int)sp->self, (int)sp->self);
 	if (read_small_file(path, buf, sizeof(buf)) == -1)
+		return;
+	/* as many children as we forked and did not reap: no orphan */
+	if (count_words(buf) <= sp->nforked)
 		return;
 	for (p = buf; *p != '\0'; p = ep) {
 		v = strtol(p, &ep, 10);

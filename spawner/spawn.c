@@ -576,6 +576,7 @@ spawn_do(struct inst *in)
 	case 0:
 		child_exec(&ctx);
 	}
+	sp->nforked++;
 	close(st[1]);
 	in->pid = in->pgid = pid;
 	RB_INSERT(inst_pids, &sp->pids, in);
@@ -773,6 +774,7 @@ execprobe_run(const struct m_exec_probe *req)
 		execvp(ctx.argv[0], ctx.argv);
 		_exit(127);
 	}
+	sp->nforked++;
 	ctx_free(&ctx);
 	if ((ep = calloc(1, sizeof(*ep))) == NULL)
 		fatal("%s: calloc", __func__);

@@ -47,6 +47,7 @@ struct spawner {
 	struct inst_list	 insts;
 	struct event		*ev_sigchld;
 	pid_t			 self;
+	size_t			 nforked;	/* our children not yet reaped */
 };
 extern struct spawner	*sp;
 
