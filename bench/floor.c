@@ -230,7 +230,7 @@ do_ready(const char *mode, int ms, const char *file)
 			return 1;
 		memset(&sun, 0, sizeof(sun));
 		sun.sun_family = AF_UNIX;
-		strcpy(sun.sun_path, p);
+		memcpy(sun.sun_path, p, strlen(p) + 1);	/* length checked above */
 		len = offsetof(struct sockaddr_un, sun_path) + strlen(p) + 1;
 		if (p[0] == '@') {
 			sun.sun_path[0] = '\0';
@@ -335,7 +335,7 @@ do_readyfloor(char **argv)
 	fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 	memset(&sun, 0, sizeof(sun));
 	sun.sun_family = AF_UNIX;
-	strcpy(sun.sun_path, path);
+	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", path);
 	if (bind(fd, (struct sockaddr *)&sun, sizeof(sun)) == -1) {
 		perror("bind");
 		return 1;
