@@ -341,21 +341,42 @@ act_spawn(struct act *a)
 	    sizeof(m)) == 0;
 }
 
+/* Ask the spawner to stop the current instance (signal, then SIGKILL). */
 static void
-act_kill(struct act *a, int then, const char *why)
+act_send_stop(struct act *a)
 {
 	struct m_stop	 m;
 
-	act_timer_stop(a);
-	a->then = then;
-	strlcpy(a->then_reason, why ? why : "", sizeof(a->then_reason));
-	act_set(a, AS_STOPPING, "%s", why ? why : "");
 	memset(&m, 0, sizeof(m));
 	act_ref(a, &m.ref);
 	m.pid = a->pid;
 	m.signal = a->conf->stop_signal;
 	m.timeout_ms = a->conf->stop_timeout_ms;
 	proc_send(PROC_SPAWNER, M_STOP, -1, &m, sizeof(m));
+}
+
+/* Ask the spawner to watch the recorded process (pid + start time). */
+static void
+act_send_adopt(struct act *a)
+{
+	struct m_spawned	 m;
+
+	memset(&m, 0, sizeof(m));
+	act_ref(a, &m.ref);
+	m.pid = a->pid;
+	m.pgid = a->pgid;
+	m.starttime = a->starttime;
+	proc_send(PROC_SPAWNER, M_ADOPT, -1, &m, sizeof(m));
+}
+
+static void
+act_kill(struct act *a, int then, const char *why)
+{
+	act_timer_stop(a);
+	a->then = then;
+	strlcpy(a->then_reason, why ? why : "", sizeof(a->then_reason));
+	act_set(a, AS_STOPPING, "%s", why ? why : "");
+	act_send_stop(a);
 }
 
 static void
@@ -1250,13 +1271,6 @@ svc_load_done(const struct m_store_load_done *d)
 static void
 act_adopt(struct act *a)
 {
-	struct m_spawned	 m;
-
-	memset(&m, 0, sizeof(m));
-	act_ref(a, &m.ref);
-	m.pid = a->pid;
-	m.pgid = a->pgid;
-	m.starttime = a->starttime;
 	a->adopting = 1;
 	a->ready = 1;
 	a->started_ms = now_ms();
@@ -1266,7 +1280,7 @@ act_adopt(struct act *a)
 	if (a->state == AS_RUNNING)
 		a->running_since = now_ms();
 	a->cur_delay_ms = a->conf->restart_delay_ms;
-	proc_send(PROC_SPAWNER, M_ADOPT, -1, &m, sizeof(m));
+	act_send_adopt(a);
 }
 
 static void
@@ -1359,7 +1373,6 @@ svc_resync(enum proc_id id)
 	struct timeval	 tv = { LOAD_TIMEOUT_S, 0 };
 	struct svc	*s;
 	struct act	*a;
-	struct m_stop	 st;
 	struct m_ref	 r;
 	size_t		 i;
 
@@ -1389,24 +1402,9 @@ svc_resync(enum proc_id id)
 			} else if (id == PROC_PROBER && a->pid > 0)
 				act_watch(a, 1);
 			else if (id == PROC_SPAWNER && a->pid > 0) {
-				struct m_spawned m;
-
-				memset(&m, 0, sizeof(m));
-				m.ref = r;
-				m.pid = a->pid;
-				m.pgid = a->pgid;
-				m.starttime = a->starttime;
-				proc_send(PROC_SPAWNER, M_ADOPT, -1, &m,
-				    sizeof(m));
-				if (a->state == AS_STOPPING) {
-					memset(&st, 0, sizeof(st));
-					st.ref = r;
-					st.pid = a->pid;
-					st.signal = a->conf->stop_signal;
-					st.timeout_ms = a->conf->stop_timeout_ms;
-					proc_send(PROC_SPAWNER, M_STOP, -1, &st,
-					    sizeof(st));
-				}
+				act_send_adopt(a);
+				if (a->state == AS_STOPPING)
+					act_send_stop(a);
 			} else if (id == PROC_SPAWNER && a->spawn_pending) {
 				a->spawn_pending = 0;
 				act_spawn(a);
