@@ -1332,6 +1332,7 @@ probe_defaults(struct probe_conf *pr)
 	pr->expect_lo = 200;
 	pr->expect_hi = 399;
 	pr->transport = TRANSPORT_LINE;
+	pr->keepalive = 1;
 	pr->interval_ms = 5000;
 	pr->timeout_ms = 1000;
 	pr->grace_ms = 0;
@@ -1346,7 +1347,7 @@ probe_key_kinds(const char *k)
 {
 	if (strcmp(k, "target") == 0)
 		return 1 << PROBE_TCP | 1 << PROBE_HTTP | 1 << PROBE_JSONRPC;
-	if (strcmp(k, "path") == 0)
+	if (strcmp(k, "path") == 0 || strcmp(k, "keepalive") == 0)
 		return 1 << PROBE_HTTP | 1 << PROBE_JSONRPC;
 	if (strcmp(k, "expect_status") == 0)
 		return 1 << PROBE_HTTP;
@@ -1420,7 +1421,9 @@ parse_probe(struct ctx *c, const char *path, yajl_val v,
 			if (get_enum(c, p, e, transport_names,
 			    nitems(transport_names), &x) == 0)
 				pr->transport = x;
-		} else if (strcmp(k, "exec") == 0) {
+		} else if (strcmp(k, "keepalive") == 0)
+			get_bool(c, p, e, &pr->keepalive);
+		else if (strcmp(k, "exec") == 0) {
 			get_strlist(c, p, e, SL_NONEMPTY | SL_STRINGS,
 			    &pr->exec);
 			check_exec(c, p, e, NULL);
@@ -1462,6 +1465,11 @@ parse_probe(struct ctx *c, const char *path, yajl_val v,
 	if (kind == PROBE_JSONRPC && pr->transport != TRANSPORT_HTTP &&
 	    obj_get(v, "path") != NULL) {
 		path_key(p, path, "path");
+		perr(c, p, "only allowed with transport http");
+	}
+	if (kind == PROBE_JSONRPC && pr->transport != TRANSPORT_HTTP &&
+	    obj_get(v, "keepalive") != NULL) {
+		path_key(p, path, "keepalive");
 		perr(c, p, "only allowed with transport http");
 	}
 	if (pr->path == NULL && (kind == PROBE_HTTP ||

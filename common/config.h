@@ -82,6 +82,7 @@ struct probe_conf {
 	int			 expect_hi;		/* 399 */
 	char			*method;		/* "rpc.ping" */
 	enum rpc_transport	 transport;		/* line */
+	int			 keepalive;		/* true (http) */
 	struct strlist		 exec;			/* exec probes */
 	uint32_t		 interval_ms;		/* 5000 */
 	uint32_t		 timeout_ms;		/* 1000 */

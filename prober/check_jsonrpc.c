@@ -3,6 +3,9 @@
  * (newline-delimited) or an HTTP POST.  Ok only for a JSON object with
  * the same id, a "result" and no (non-null) "error".  Replies are bounded
  * by PROBE_READ_MAX and their nesting is bounded before yajl sees them.
+ * Over http the connection may be kept, as for http probes; a line
+ * protocol says nothing of a second request on one connection, so line
+ * probes always connect afresh.
  */
 #include <sys/types.h>
 
@@ -21,6 +24,8 @@
 
 static int	 rpc_line_validate(struct probe_run *, int);
 static int	 rpc_http_validate(struct probe_run *, int);
+static int	 rpc_http_more(struct probe_run *, const struct http_frame *,
+		    int);
 static void	 rpc_check(struct probe_run *, char *, size_t);
 
 /* method as a JSON string; the name comes from root's own config. */
@@ -86,9 +91,10 @@ check_jsonrpc_request(struct probe_run *run)
 		    "Content-Type: application/json\r\n"
 		    "Accept: application/json\r\n"
 		    "Content-Length: %zu\r\n"
-		    "Connection: close\r\n"
+		    "%s"
 		    "User-Agent: herod-probe\r\n"
-		    "\r\n%s", path, p->host, strlen(body), body);
+		    "\r\n%s", path, p->host, strlen(body),
+		    run->may_keep ? "" : "Connection: close\r\n", body);
 		run->validate = rpc_http_validate;
 	}
 	if (len == -1)
@@ -132,10 +138,10 @@ rpc_line_validate(struct probe_run *run, int eof)
 static int
 rpc_http_validate(struct probe_run *run, int eof)
 {
-	char	 err[REASON_BUF];
-	size_t	 hdrlen, blen, from;
-	int64_t	 clen;
-	int	 r, status, chunked;
+	struct http_frame	 f;
+	char			 err[REASON_BUF];
+	size_t			 blen;
+	int			 r, status;
 
 	if (run->rlen == 0) {
 		if (!eof)
@@ -161,75 +167,56 @@ rpc_http_validate(struct probe_run *run, int eof)
 		return 1;
 	}
 
-	/* look for the blank line only in what is new (plus overlap) */
-	from = run->scan > 3 ? run->scan - 3 : 0;
-	if (memmem(run->rbuf + from, run->rlen - from, "\n\n", 2) == NULL &&
-	    memmem(run->rbuf + from, run->rlen - from, "\n\r\n", 3) ==
-	    NULL) {
-		run->scan = run->rlen;
-		if (run->rlen >= PROBE_READ_MAX) {
-			probe_done(run, 0, "headers too long");
-			return 1;
-		}
-		if (eof) {
-			probe_done(run, 0, "incomplete headers");
-			return 1;
-		}
-		return 0;
-	}
-	r = http_parse_headers(run->rbuf, run->rlen, &hdrlen, &clen,
-	    &chunked, err, sizeof(err));
+	r = check_http_frame(run, &f, err, sizeof(err));
 	if (r == HTTP_PARSE_ERROR) {
 		probe_done(run, 0, "%s", err);
 		return 1;
 	}
-	if (r == HTTP_PARSE_MORE) {
-		/* the blank line was inside the status line region */
-		if (eof) {
-			probe_done(run, 0, "incomplete headers");
-			return 1;
-		}
-		return 0;
-	}
-	blen = run->rlen - hdrlen;
-	if (chunked) {
-		r = http_dechunk(run->rbuf + hdrlen, blen, &blen);
-		if (r == HTTP_PARSE_OK) {
-			rpc_check(run, run->rbuf + hdrlen, blen);
-			return 1;
-		}
-		if (r == HTTP_PARSE_ERROR) {
-			probe_done(run, 0, "malformed chunked body");
-			return 1;
-		}
-		if (eof) {
-			probe_done(run, 0, "incomplete chunked body");
-			return 1;
-		}
-		return 0;
-	}
-	if (clen >= 0) {
-		if (clen > (int64_t)(PROBE_READ_MAX - hdrlen)) {
-			probe_done(run, 0, "reply too long (Content-Length %"
-			    PRId64 ")", clen);
-			return 1;
-		}
-		if (blen >= (size_t)clen) {
-			rpc_check(run, run->rbuf + hdrlen, (size_t)clen);
-			return 1;
-		}
-		if (eof) {
-			probe_done(run, 0, "incomplete body (%zu of %" PRId64
-			    " bytes)", blen, clen);
-			return 1;
-		}
-		return 0;
-	}
-	if (eof) {
-		rpc_check(run, run->rbuf + hdrlen, blen);
+	if (r == HTTP_PARSE_MORE)
+		return rpc_http_more(run, &f, eof);
+	if (f.until_eof) {
+		/* the body ends at EOF (tcp_read bounds it) */
+		if (!eof)
+			return 0;
+		rpc_check(run, run->rbuf + f.hdrlen, run->rlen - f.hdrlen);
 		return 1;
 	}
-	return 0;
+	run->keep = run->may_keep && !f.close && !eof && f.end == run->rlen;
+	blen = f.end - f.hdrlen;
+	if (f.chunked && http_dechunk(run->rbuf + f.hdrlen, blen, &blen) !=
+	    HTTP_PARSE_OK) {
+		probe_done(run, 0, "malformed chunked body");
+		return 1;
+	}
+	rpc_check(run, run->rbuf + f.hdrlen, blen);
+	return 1;
+}
+
+/* An incomplete reply: wait for more, or say what is missing. */
+static int
+rpc_http_more(struct probe_run *run, const struct http_frame *f, int eof)
+{
+	size_t	 blen = run->rlen - f->hdrlen;
+
+	if (f->hdrlen == 0) {
+		if (eof)
+			probe_done(run, 0, "incomplete headers");
+		return eof;
+	}
+	if (f->chunked) {
+		if (eof)
+			probe_done(run, 0, "incomplete chunked body");
+		return eof;
+	}
+	if (f->clen > (int64_t)(PROBE_READ_MAX - f->hdrlen)) {
+		probe_done(run, 0, "reply too long (Content-Length %" PRId64
+		    ")", f->clen);
+		return 1;
+	}
+	if (eof)
+		probe_done(run, 0, "incomplete body (%zu of %" PRId64
+		    " bytes)", blen, f->clen);
+	return eof;
 }
 
 static yajl_val

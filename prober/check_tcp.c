@@ -3,8 +3,19 @@
  * then (when the kind has a request) send it and read the reply, handing
  * each new piece to the kind's validate function.  The run's single
  * deadline (probe.c) covers all of it; run->phase names where it was.
+ *
+ * Keep-alive: a periodic http run whose reply was ok and complete leaves
+ * its connection to the probe (conn_keep), and the next periodic run
+ * takes it (conn_take) instead of connecting.  A kept connection never
+ * hides a listener that stopped accepting for long: it serves at most
+ * CONN_MAX_USES checks and lives at most CONN_MAX_AGE_MS, then a check
+ * connects afresh.  While idle it is watched, and closed as soon as the
+ * peer closes it or sends anything.  A check on a kept connection that
+ * ends before a single byte of reply (the server closed it meanwhile)
+ * is tried once more on a fresh connection, within the same deadline.
  */
 #include <sys/types.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 
@@ -15,13 +26,120 @@
 #include <event2/event.h>
 
 #include "log.h"
+#include "util.h"
 #include "prober.h"
 
+#define CONN_MAX_USES		10	/* checks on one connection */
+#define CONN_MAX_AGE_MS		30000
+#define CONN_NOFILE_WANT	65536	/* soft RLIMIT_NOFILE asked for */
+#define CONN_NOFILE_RESERVE	128	/* fds never used for idle ones */
+
+static size_t	 conn_idle_n, conn_idle_max;
+
+static void	 conn_idle(int, short, void *);
+static int	 tcp_retry(struct probe_run *);
 static void	 tcp_connect_done(int, short, void *);
 static void	 tcp_connect_via_spawner(struct probe_run *);
 static void	 tcp_connected(struct probe_run *);
 static void	 tcp_write(int, short, void *);
 static void	 tcp_read(int, short, void *);
+
+/*
+ * Idle connections take one fd each (and in-flight checks another): ask
+ * for more than the usual 1024, and keep half of what we have for them.
+ */
+void
+conn_init(void)
+{
+	struct rlimit	 rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == -1)
+		fatal("%s: getrlimit", __func__);
+	if (rl.rlim_cur < CONN_NOFILE_WANT && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max < CONN_NOFILE_WANT ?
+		    rl.rlim_max : CONN_NOFILE_WANT;
+		if (setrlimit(RLIMIT_NOFILE, &rl) == -1) {
+			log_warn("%s: setrlimit", __func__);
+			if (getrlimit(RLIMIT_NOFILE, &rl) == -1)
+				fatal("%s: getrlimit", __func__);
+		}
+	}
+	if (rl.rlim_cur > 2 * CONN_NOFILE_RESERVE)
+		conn_idle_max = (rl.rlim_cur - CONN_NOFILE_RESERVE) / 2;
+	log_debug("%s: at most %zu idle connections", __func__,
+	    conn_idle_max);
+}
+
+/* The probe's idle connection for a periodic run, or -1: connect. */
+int
+conn_take(struct probe *p)
+{
+	int	 fd = p->conn_fd;
+
+	if (fd == -1)
+		return -1;
+	if (p->conn_uses >= CONN_MAX_USES ||
+	    now_us() - p->conn_since_us >= (int64_t)CONN_MAX_AGE_MS * 1000) {
+		conn_close(p);
+		return -1;
+	}
+	event_del(p->conn_ev);
+	p->conn_fd = -1;
+	conn_idle_n--;
+	return fd;
+}
+
+/* A decided run leaves its connection to its probe (or closes it). */
+void
+conn_keep(struct probe_run *run)
+{
+	struct probe	*p = run->probe;
+	int		 fd = run->fd;
+
+	run->fd = -1;
+	if (p->conn_fd != -1 || !p->svc->enabled ||
+	    conn_idle_n >= conn_idle_max) {
+		close(fd);
+		return;
+	}
+	if (run->reused)
+		p->conn_uses++;
+	else {
+		p->conn_uses = 1;
+		p->conn_since_us = run->start_us;
+	}
+	if (p->conn_ev == NULL)
+		p->conn_ev = event_new(prober_base, fd, EV_READ, conn_idle, p);
+	else if (event_assign(p->conn_ev, prober_base, fd, EV_READ,
+	    conn_idle, p) == -1)
+		fatalx("%s: event_assign", __func__);
+	if (p->conn_ev == NULL || event_add(p->conn_ev, NULL) == -1)
+		fatalx("%s: event", __func__);
+	p->conn_fd = fd;
+	conn_idle_n++;
+}
+
+void
+conn_close(struct probe *p)
+{
+	if (p->conn_fd == -1)
+		return;
+	event_del(p->conn_ev);
+	close(p->conn_fd);
+	p->conn_fd = -1;
+	conn_idle_n--;
+}
+
+/* EOF, a reset or unasked-for bytes on an idle connection: drop it. */
+static void
+conn_idle(int fd, short ev, void *arg)
+{
+	struct probe	*p = arg;
+
+	log_debug("%s: %s/%s: idle connection closed", __func__,
+	    p->svc->name, p->conf->name);
+	conn_close(p);
+}
 
 void
 check_tcp(struct probe_run *run)
@@ -29,6 +147,12 @@ check_tcp(struct probe_run *run)
 	struct probe	*p = run->probe;
 	int		 fd;
 
+	if (run->may_keep && (fd = conn_take(p)) != -1) {
+		run->fd = fd;
+		run->reused = 1;
+		tcp_connected(run);
+		return;
+	}
 	fd = socket(p->ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK |
 	    SOCK_CLOEXEC, 0);
 	if (fd == -1) {
@@ -83,7 +207,7 @@ tcp_connect_via_spawner(struct probe_run *run)
 	run->connect_token = connect_token_last;
 	memset(&c, 0, sizeof(c));
 	strlcpy(c.service, p->svc->name, sizeof(c.service));
-	strlcpy(c.probe, p->name, sizeof(c.probe));
+	strlcpy(c.probe, p->conf->name, sizeof(c.probe));
 	strlcpy(c.path, sun->sun_path, sizeof(c.path));
 	c.token = run->connect_token;
 	run->phase = "connecting through the spawner";
@@ -98,7 +222,7 @@ check_tcp_connect_result(struct m_connect *c, int fd)
 
 	if ((run = probe_run_by_connect_token(c->token)) == NULL ||
 	    strcmp(run->probe->svc->name, c->service) != 0 ||
-	    strcmp(run->probe->name, c->probe) != 0) {
+	    strcmp(run->probe->conf->name, c->probe) != 0) {
 		if (fd != -1)
 			close(fd);
 		return;
@@ -162,6 +286,8 @@ tcp_write(int fd, short ev, void *arg)
 			}
 			if (errno == EPIPE || errno == ECONNRESET)
 				break;	/* a reply may be there: read */
+			if (tcp_retry(run))
+				return;
 			probe_errno(run, "send", errno);
 			return;
 		}
@@ -181,9 +307,13 @@ tcp_read(int fd, short ev, void *arg)
 	if (n == -1) {
 		if (errno == EAGAIN || errno == EINTR)
 			return;
+		if (tcp_retry(run))
+			return;
 		probe_errno(run, "read", errno);
 		return;
 	}
+	if (n == 0 && tcp_retry(run))
+		return;
 	if (n > 0)
 		run->phase = "reading reply";
 	if (run->validate(run, n == 0))
@@ -193,4 +323,29 @@ tcp_read(int fd, short ev, void *arg)
 		    "reply");
 	else if (n == -2 || run->rlen >= PROBE_READ_MAX)
 		probe_done(run, 0, "reply too long");
+}
+
+/*
+ * A kept connection that failed before any byte of reply: the server
+ * closed it while it was idle.  Try once more on a fresh connection, so
+ * that this is no failure; a fresh one that fails is.
+ */
+static int
+tcp_retry(struct probe_run *run)
+{
+	if (!run->reused || run->rlen > 0)
+		return 0;
+	log_debug("%s: %s/%s: kept connection gone, connecting afresh",
+	    __func__, run->probe->svc->name, run->probe->conf->name);
+	if (run->ev != NULL) {
+		event_free(run->ev);
+		run->ev = NULL;
+	}
+	close(run->fd);
+	run->fd = -1;
+	run->reused = 0;
+	run->woff = 0;
+	run->scan = 0;
+	check_tcp(run);
+	return 1;
 }

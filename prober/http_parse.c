@@ -180,23 +180,71 @@ has_token(const char *v, size_t len, const char *tok)
 	return 0;
 }
 
-int
-http_parse_headers(const char *buf, size_t len, size_t *hdrlen,
-    int64_t *clen, int *chunked, char *err, size_t errlen)
-{
-	const char	*line, *nl, *colon;
-	size_t		 off, llen;
-	int64_t		 cl = -1, v;
-	int		 ch = 0, r, st;
+/* What the prober needs of a header block. */
+struct http_head {
+	size_t		 len;		/* status line + headers + blank */
+	int64_t		 clen;		/* -1 absent */
+	int		 chunked;
+	int		 close;		/* "Connection: close" */
+	int		 keepalive;	/* "Connection: keep-alive" */
+};
 
+static int
+head_error(char *err, size_t errlen, const char *what)
+{
+	if (err != NULL && errlen > 0)
+		snprintf(err, errlen, "%s", what);
+	return HTTP_PARSE_ERROR;
+}
+
+/* One header line (without its line end) into h. */
+static int
+head_line(const char *line, size_t llen, struct http_head *h, char *err,
+    size_t errlen)
+{
+	const char	*colon, *v;
+	size_t		 vlen;
+	int64_t		 n;
+
+	if (memchr(line, '\0', llen) != NULL ||
+	    memchr(line, '\r', llen) != NULL ||
+	    (colon = memchr(line, ':', llen)) == NULL || colon == line)
+		return head_error(err, errlen, "malformed header");
+	v = colon + 1;
+	vlen = llen - (size_t)(v - line);
+	if (lc_prefix(line, llen, "content-length")) {
+		if (parse_clen(v, vlen, &n) == -1 ||
+		    (h->clen != -1 && h->clen != n))
+			return head_error(err, errlen, "bad Content-Length");
+		h->clen = n;
+	} else if (lc_prefix(line, llen, "transfer-encoding")) {
+		if (has_token(v, vlen, "chunked"))
+			h->chunked = 1;
+	} else if (lc_prefix(line, llen, "connection")) {
+		if (has_token(v, vlen, "close"))
+			h->close = 1;
+		if (has_token(v, vlen, "keep-alive"))
+			h->keepalive = 1;
+	}
+	return HTTP_PARSE_OK;
+}
+
+static int
+parse_head(const char *buf, size_t len, struct http_head *h, char *err,
+    size_t errlen)
+{
+	const char	*line, *nl;
+	size_t		 off, llen;
+	int		 r, st;
+
+	memset(h, 0, sizeof(*h));
+	h->clen = -1;
 	if (err != NULL && errlen > 0)
 		err[0] = '\0';
 	r = http_parse_status(buf, len, &st, &off, err, errlen);
 	if (r != HTTP_PARSE_OK)
 		return r;
-	for (;;) {
-		if (off >= len)
-			break;
+	while (off < len) {
 		line = buf + off;
 		if ((nl = memchr(line, '\n', len - off)) == NULL)
 			break;
@@ -205,49 +253,44 @@ http_parse_headers(const char *buf, size_t len, size_t *hdrlen,
 		if (llen > 0 && line[llen - 1] == '\r')
 			llen--;
 		if (llen == 0) {
-			if (hdrlen != NULL)
-				*hdrlen = off;
-			if (clen != NULL)
-				*clen = cl;
-			if (chunked != NULL)
-				*chunked = ch;
+			h->len = off;
 			return HTTP_PARSE_OK;
 		}
-		if (memchr(line, '\0', llen) != NULL ||
-		    memchr(line, '\r', llen) != NULL ||
-		    (colon = memchr(line, ':', llen)) == NULL ||
-		    colon == line) {
-			if (err != NULL && errlen > 0)
-				snprintf(err, errlen, "malformed header");
+		if (head_line(line, llen, h, err, errlen) == HTTP_PARSE_ERROR)
 			return HTTP_PARSE_ERROR;
-		}
-		if (lc_prefix(line, llen, "content-length")) {
-			if (parse_clen(colon + 1,
-			    llen - (size_t)(colon + 1 - line), &v) == -1 ||
-			    (cl != -1 && cl != v)) {
-				if (err != NULL && errlen > 0)
-					snprintf(err, errlen,
-					    "bad Content-Length");
-				return HTTP_PARSE_ERROR;
-			}
-			cl = v;
-		} else if (lc_prefix(line, llen, "transfer-encoding")) {
-			if (has_token(colon + 1,
-			    llen - (size_t)(colon + 1 - line), "chunked"))
-				ch = 1;
-		}
 	}
-	if (len >= PROBE_READ_MAX) {
-		if (err != NULL && errlen > 0)
-			snprintf(err, errlen, "headers too long");
-		return HTTP_PARSE_ERROR;
-	}
+	if (len >= PROBE_READ_MAX)
+		return head_error(err, errlen, "headers too long");
 	return HTTP_PARSE_MORE;
 }
 
-/* One pass over a chunked body; writes the decoded bytes if out. */
+int
+http_parse_headers(const char *buf, size_t len, size_t *hdrlen,
+    int64_t *clen, int *chunked, char *err, size_t errlen)
+{
+	struct http_head	 h;
+	int			 r;
+
+	if ((r = parse_head(buf, len, &h, err, errlen)) != HTTP_PARSE_OK)
+		return r;
+	if (hdrlen != NULL)
+		*hdrlen = h.len;
+	if (clen != NULL)
+		*clen = h.clen;
+	if (chunked != NULL)
+		*chunked = h.chunked;
+	return HTTP_PARSE_OK;
+}
+
+/*
+ * One pass over a chunked body; moves the data together into out (which
+ * may be buf) if not NULL.  On OK, *outlen is the decoded length and
+ * *endoff the offset just after the last-chunk line (where the trailers
+ * begin).
+ */
 static int
-dechunk_pass(char *buf, size_t len, int write, size_t *outlen)
+dechunk_pass(const char *buf, size_t len, char *out, size_t *outlen,
+    size_t *endoff)
 {
 	size_t		 off = 0, o = 0, i, sz;
 	int		 digits;
@@ -277,14 +320,15 @@ dechunk_pass(char *buf, size_t len, int write, size_t *outlen)
 			return HTTP_PARSE_MORE;
 		off = i + 1;
 		if (sz == 0) {
-			/* last chunk; trailers are not needed */
+			/* last chunk; the trailers follow */
 			*outlen = o;
+			*endoff = off;
 			return HTTP_PARSE_OK;
 		}
 		if (sz > len || off > len - sz)
 			return HTTP_PARSE_MORE;
-		if (write)
-			memmove(buf + o, buf + off, sz);
+		if (out != NULL)
+			memmove(out + o, buf + off, sz);
 		o += sz;
 		off += sz;
 		/* CRLF (or a bare LF) after the data */
@@ -301,13 +345,93 @@ dechunk_pass(char *buf, size_t len, int write, size_t *outlen)
 int
 http_dechunk(char *buf, size_t len, size_t *outlen)
 {
-	size_t	 n;
+	size_t	 n, off;
 	int	 r;
 
 	/* check first, so an incomplete body is left untouched */
-	if ((r = dechunk_pass(buf, len, 0, &n)) != HTTP_PARSE_OK)
+	if ((r = dechunk_pass(buf, len, NULL, &n, &off)) != HTTP_PARSE_OK)
 		return r;
-	return dechunk_pass(buf, len, 1, outlen);
+	return dechunk_pass(buf, len, buf, outlen, &off);
+}
+
+int
+http_chunked_end(const char *buf, size_t len, size_t *end)
+{
+	const char	*nl;
+	size_t		 n, off;
+	int		 r;
+
+	if ((r = dechunk_pass(buf, len, NULL, &n, &off)) != HTTP_PARSE_OK)
+		return r;
+	/* trailer lines, then an empty line */
+	for (;;) {
+		if (off >= len ||
+		    (nl = memchr(buf + off, '\n', len - off)) == NULL)
+			return HTTP_PARSE_MORE;
+		n = (size_t)(nl - (buf + off));
+		if (memchr(buf + off, '\0', n) != NULL)
+			return HTTP_PARSE_ERROR;
+		off += n + 1;
+		if (n == 0 || (n == 1 && buf[off - 2] == '\r')) {
+			*end = off;
+			return HTTP_PARSE_OK;
+		}
+	}
+}
+
+/* The body of a response with this status is empty, whatever it says. */
+static int
+status_no_body(int status)
+{
+	return (status >= 100 && status <= 199) || status == 204 ||
+	    status == 304;
+}
+
+int
+http_frame(const char *buf, size_t len, struct http_frame *f, char *err,
+    size_t errlen)
+{
+	struct http_head	 h;
+	size_t			 n;
+	int			 r;
+
+	memset(f, 0, sizeof(*f));
+	f->clen = -1;
+	if ((r = parse_head(buf, len, &h, err, errlen)) != HTTP_PARSE_OK)
+		return r;
+	/* parse_head checked the status line: "HTTP/1.x NNN" */
+	f->status = (buf[9] - '0') * 100 + (buf[10] - '0') * 10 +
+	    (buf[11] - '0');
+	f->hdrlen = h.len;
+	f->clen = h.clen;
+	f->chunked = h.chunked;
+	/* HTTP/1.0 keeps the connection only when it says so */
+	f->close = h.close || (buf[7] == '0' && !h.keepalive);
+	if (status_no_body(f->status)) {
+		f->end = h.len;
+		return HTTP_PARSE_OK;
+	}
+	if (h.chunked) {
+		/* both lengths: framing is ambiguous, do not reuse */
+		if (h.clen != -1)
+			f->close = 1;
+		r = http_chunked_end(buf + h.len, len - h.len, &n);
+		if (r == HTTP_PARSE_ERROR)
+			return head_error(err, errlen,
+			    "malformed chunked body");
+		if (r == HTTP_PARSE_OK)
+			f->end = h.len + n;
+		return r;
+	}
+	if (h.clen >= 0) {
+		if ((uint64_t)h.clen > SIZE_MAX - h.len)
+			return head_error(err, errlen, "bad Content-Length");
+		f->end = h.len + (size_t)h.clen;
+		return len >= f->end ? HTTP_PARSE_OK : HTTP_PARSE_MORE;
+	}
+	f->until_eof = 1;
+	f->close = 1;
+	return HTTP_PARSE_OK;
 }
 
 int

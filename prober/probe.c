@@ -1,9 +1,18 @@
 /*
- * Probe scheduling: targets resolved at config time, periodic runs at a
- * random first offset then every interval_ms (never two periodic runs of
- * one probe at once), on-demand runs (M_PROBE_NOW) and exec probes
- * delegated to the spawner through the parent.  One result per run;
- * thresholds, grace and restarts are the parent's business.
+ * Probe scheduling: targets resolved at config time, periodic runs every
+ * interval_ms (never two periodic runs of one probe at once), on-demand
+ * runs (M_PROBE_NOW) and exec probes delegated to the spawner through
+ * the parent.  One result per run; thresholds, grace and restarts are
+ * the parent's business.
+ *
+ * Many probes must not fire in bursts: the first run comes at a random
+ * time within FIRST_RUN_SPREAD_MS (soon, for readiness by probe), the
+ * second at a random time between half an interval and one and a half
+ * after it, so that the periodic runs of all probes are spread evenly
+ * over their interval, whatever it is.
+ *
+ * Only periodic http runs (and jsonrpc over http) keep connections:
+ * an on-demand run, asked for by an operator, always connects afresh.
  */
 #include <sys/types.h>
 #include <sys/socket.h>
@@ -41,6 +50,8 @@ static TAILQ_HEAD(, probe_run)	 runs = TAILQ_HEAD_INITIALIZER(runs);
 static uint32_t			 exec_token_last;
 
 static void	 probe_target(struct probe *, struct service_conf *);
+static void	 probe_target_error(struct probe *, const char *, ...)
+		    __attribute__((format(printf, 2, 3)));
 static void	 probe_start(struct probe *, struct probe_now *, uint32_t);
 static void	 probe_free_run(struct probe_run *);
 static void	 probe_group_release(struct probe_now *);
@@ -77,11 +88,11 @@ probe_conf_apply(struct psvc *svc, struct service_conf *conf)
 		p->svc = svc;
 		p->conf = &conf->probes[i];
 		p->rpc_next_id = 1;
-		strlcpy(p->name, p->conf->name, sizeof(p->name));
+		p->conn_fd = -1;
 		probe_target(p, conf);
-		if (p->target_err[0] != '\0')
+		if (p->target_err != NULL)
 			log_warnx("%s: %s/%s: %s", __func__, svc->name,
-			    p->name, p->target_err);
+			    p->conf->name, p->target_err);
 	}
 	if (svc->enabled)
 		probe_enable(svc, 1);
@@ -96,6 +107,7 @@ void
 probe_svc_clear(struct psvc *svc)
 {
 	struct probe_run	*run, *trun;
+	struct probe		*p;
 	size_t			 i;
 
 	TAILQ_FOREACH_SAFE(run, &runs, entry, trun) {
@@ -107,9 +119,16 @@ probe_svc_clear(struct psvc *svc)
 		else
 			probe_free_run(run);
 	}
-	for (i = 0; i < svc->nprobes; i++)
-		if (svc->probes[i].tick != NULL)
-			event_free(svc->probes[i].tick);
+	for (i = 0; i < svc->nprobes; i++) {
+		p = &svc->probes[i];
+		conn_close(p);
+		if (p->conn_ev != NULL)
+			event_free(p->conn_ev);
+		if (p->tick != NULL)
+			event_free(p->tick);
+		free(p->host);
+		free(p->target_err);
+	}
 	free(svc->probes);
 	svc->probes = NULL;
 	svc->nprobes = 0;
@@ -146,20 +165,18 @@ probe_target(struct probe *p, struct service_conf *conf)
 	if (p->conf->kind == PROBE_EXEC)
 		return;
 	if (p->conf->target == NULL) {
-		strlcpy(p->target_err, "no target", sizeof(p->target_err));
+		probe_target_error(p, "no target");
 		return;
 	}
 	if ((size_t)snprintf(sockdir, sizeof(sockdir), "%s/%s/%s",
 	    prober_env->rundir, RUN_SOCKETS, conf->name) >= sizeof(sockdir)) {
-		strlcpy(p->target_err, "socket directory path too long",
-		    sizeof(p->target_err));
+		probe_target_error(p, "socket directory path too long");
 		return;
 	}
 	t = config_expand(p->conf->target, sockdir, conf->name,
 	    probe_action(p, conf));
 	if (t == NULL) {
-		snprintf(p->target_err, sizeof(p->target_err),
-		    "target: %s", strerror(errno));
+		probe_target_error(p, "target: %s", strerror(errno));
 		return;
 	}
 	if (strncmp(t, "unix:", 5) == 0) {
@@ -167,13 +184,13 @@ probe_target(struct probe *p, struct service_conf *conf)
 		sun->sun_family = AF_UNIX;
 		if (t[5] == '\0' || strlcpy(sun->sun_path, t + 5,
 		    sizeof(sun->sun_path)) >= sizeof(sun->sun_path)) {
-			snprintf(p->target_err, sizeof(p->target_err),
-			    "unix socket path too long (max %zu bytes)",
-			    sizeof(sun->sun_path) - 1);
+			probe_target_error(p, "unix socket path too long "
+			    "(max %zu bytes)", sizeof(sun->sun_path) - 1);
 			goto done;
 		}
 		p->sslen = sizeof(*sun);
-		strlcpy(p->host, "localhost", sizeof(p->host));
+		if ((p->host = strdup("localhost")) == NULL)
+			fatal("%s: strdup", __func__);
 		goto done;
 	}
 	if (strlcpy(hostbuf, t, sizeof(hostbuf)) >= sizeof(hostbuf))
@@ -203,8 +220,7 @@ probe_target(struct probe *p, struct service_conf *conf)
 		r = getaddrinfo(host, port, &hints, &res);
 	}
 	if (r != 0) {
-		snprintf(p->target_err, sizeof(p->target_err),
-		    "target %.100s: %s", t, gai_strerror(r));
+		probe_target_error(p, "target %.100s: %s", t, gai_strerror(r));
 		goto done;
 	}
 	if (res->ai_addrlen > sizeof(p->ss)) {
@@ -215,14 +231,27 @@ probe_target(struct probe *p, struct service_conf *conf)
 	p->sslen = res->ai_addrlen;
 	freeaddrinfo(res);
 	/* Host: header as written in the target */
-	strlcpy(p->host, t, sizeof(p->host));
-	goto done;
+	p->host = t;
+	return;
  bad:
-	snprintf(p->target_err, sizeof(p->target_err),
-	    "bad target %.100s: expected unix:PATH, HOST:PORT or [V6]:PORT",
-	    t);
+	probe_target_error(p, "bad target %.100s: expected unix:PATH, "
+	    "HOST:PORT or [V6]:PORT", t);
  done:
 	free(t);
+}
+
+static void
+probe_target_error(struct probe *p, const char *fmt, ...)
+{
+	char	 buf[REASON_BUF];
+	va_list	 ap;
+
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	free(p->target_err);
+	if ((p->target_err = strdup(buf)) == NULL)
+		fatal("%s: strdup", __func__);
 }
 
 void
@@ -239,6 +268,7 @@ probe_enable(struct psvc *svc, int on)
 		if (!on) {
 			if (p->tick != NULL)
 				evtimer_del(p->tick);
+			conn_close(p);
 			continue;
 		}
 		if (p->tick == NULL &&
@@ -250,6 +280,7 @@ probe_enable(struct psvc *svc, int on)
 		spread = p->conf->interval_ms;
 		if (spread == 0 || spread > FIRST_RUN_SPREAD_MS)
 			spread = FIRST_RUN_SPREAD_MS;
+		p->first_run = 1;
 		timer_add_ms(p->tick, rand_below(spread));
 	}
 	if (on)
@@ -266,10 +297,17 @@ probe_tick(int fd, short ev, void *arg)
 	struct probe	*p = arg;
 	uint32_t	 ival = p->conf->interval_ms;
 
-	timer_add_ms(p->tick, ival > 0 ? ival : 1000);
+	if (ival == 0)
+		ival = 1000;
+	if (p->first_run) {
+		/* from now on at a random phase of the interval */
+		p->first_run = 0;
+		ival = ival / 2 + rand_below(ival);
+	}
+	timer_add_ms(p->tick, ival);
 	if (p->periodic != NULL) {
 		log_debug("%s: %s/%s still running, tick skipped", __func__,
-		    p->svc->name, p->name);
+		    p->svc->name, p->conf->name);
 		return;
 	}
 	probe_start(p, NULL, 0);
@@ -330,13 +368,17 @@ probe_start(struct probe *p, struct probe_now *g, uint32_t seq)
 	run->start_us = now_us();
 	run->timeout_ms = p->conf->timeout_ms > 0 ? p->conf->timeout_ms : 1;
 	run->phase = "connecting";
+	/* periodic http runs may keep their connection */
+	run->may_keep = g == NULL && p->conf->keepalive &&
+	    (p->conf->kind == PROBE_HTTP || (p->conf->kind == PROBE_JSONRPC &&
+	    p->conf->transport == TRANSPORT_HTTP));
 	TAILQ_INSERT_TAIL(&runs, run, entry);
 	if (g != NULL)
 		g->pending++;
 	else
 		p->periodic = run;
 
-	if (p->target_err[0] != '\0') {
+	if (p->target_err != NULL) {
 		probe_done(run, 0, "%s", p->target_err);
 		return;
 	}
@@ -403,7 +445,7 @@ probe_exec(struct probe_run *run)
 	run->phase = "waiting for spawner";
 	memset(&ep, 0, sizeof(ep));
 	strlcpy(ep.service, p->svc->name, sizeof(ep.service));
-	strlcpy(ep.probe, p->name, sizeof(ep.probe));
+	strlcpy(ep.probe, p->conf->name, sizeof(ep.probe));
 	ep.seq = run->exec_token;
 	ep.timeout_ms = run->timeout_ms;
 	if (prober_send(M_EXEC_PROBE, &ep, sizeof(ep)) == -1)
@@ -419,7 +461,7 @@ probe_exec_result(struct m_probe_result *pr)
 		if (run->exec_token == 0 || run->exec_token != pr->seq)
 			continue;
 		if (strcmp(run->probe->svc->name, pr->service) != 0 ||
-		    strcmp(run->probe->name, pr->probe) != 0)
+		    strcmp(run->probe->conf->name, pr->probe) != 0)
 			continue;
 		probe_done(run, pr->ok != 0, "%s", pr->error);
 		return;
@@ -459,9 +501,18 @@ probe_report(struct probe_run *run, int ok, const char *error)
 	struct probe		*p = run->probe;
 	int64_t			 d;
 
+	if (run->passed && !ok) {
+		/* the status line was good: only the connection is lost */
+		log_debug("%s: %s/%s: after the status line: %s", __func__,
+		    p->svc->name, p->conf->name, error);
+		ok = 1;
+		error = "";
+	}
+	if (!ok)
+		run->keep = 0;
 	memset(&r, 0, sizeof(r));
 	strlcpy(r.service, p->svc->name, sizeof(r.service));
-	strlcpy(r.probe, p->name, sizeof(r.probe));
+	strlcpy(r.probe, p->conf->name, sizeof(r.probe));
 	r.seq = run->seq;
 	r.ok = ok ? 1 : 0;
 	d = now_us() - run->start_us;
@@ -568,7 +619,9 @@ probe_free_run(struct probe_run *run)
 		event_free(run->ev);
 	if (run->deadline != NULL)
 		event_free(run->deadline);
-	if (run->fd != -1)
+	if (run->fd != -1 && run->keep)
+		conn_keep(run);
+	else if (run->fd != -1)
 		close(run->fd);
 	free(run->wbuf);
 	free(run->rbuf);

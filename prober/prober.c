@@ -72,6 +72,7 @@ prober_main(struct herod_env *env)
 		fatalx("%s: event_base_new", __func__);
 	if (ready_init() == -1)
 		fatal("%s: inotify_init1", __func__);
+	conn_init();
 
 	/* no chroot: /proc and the rundir are needed */
 	sandbox_drop(env, NULL);

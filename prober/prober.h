@@ -26,18 +26,27 @@ struct msg;
 struct probe_run;
 struct probe_now;
 
-/* One probe of a service, with its target resolved at config time. */
+/*
+ * One probe of a service, with its target resolved at config time.  An
+ * http probe (and a jsonrpc one over http) may keep its connection
+ * between periodic checks (see check_tcp.c).
+ */
 struct probe {
 	struct psvc		*svc;
-	const struct probe_conf	*conf;	/* into svc->conf */
-	char			 name[NAME_BUF];
+	const struct probe_conf	*conf;	/* into svc->conf; conf->name */
 	struct sockaddr_storage	 ss;
 	socklen_t		 sslen;
-	char			 host[300];	/* Host: header */
-	char			 target_err[REASON_BUF]; /* "" = ok */
 	uint32_t		 rpc_next_id;
+	char			*host;		/* Host: header */
+	char			*target_err;	/* NULL = ok */
 	struct event		*tick;		/* periodic timer */
 	struct probe_run	*periodic;	/* running periodic run */
+	int			 first_run;	/* next tick is the first */
+	/* the kept connection: idle, or lent to the periodic run */
+	int			 conn_fd;	/* -1 none or lent */
+	uint32_t		 conn_uses;	/* checks done on it */
+	int64_t			 conn_since_us;	/* when it was opened */
+	struct event		*conn_ev;	/* EOF while idle */
 };
 
 /* A service as the prober knows it. */
@@ -76,6 +85,11 @@ struct probe_run {
 	uint32_t		 connect_token;	/* M_CONNECT_REQ pending */
 	size_t			 scan;		/* searched up to */
 	int			 (*validate)(struct probe_run *, int eof);
+	/* keep-alive */
+	unsigned int		 may_keep:1;	/* periodic, http framing */
+	unsigned int		 reused:1;	/* on a kept connection */
+	unsigned int		 keep:1;	/* reusable once decided */
+	unsigned int		 passed:1;	/* verdict ok, reading on */
 };
 
 /* prober.c */
@@ -103,10 +117,17 @@ void		 probe_set_event(struct probe_run *, short,
 
 /* check_tcp.c */
 void		 check_tcp(struct probe_run *);
+void		 conn_init(void);
+int		 conn_take(struct probe *);
+void		 conn_keep(struct probe_run *);
+void		 conn_close(struct probe *);
 
 /* check_http.c */
 int		 check_http_request(struct probe_run *);
 int		 check_http_validate(struct probe_run *, int);
+struct http_frame;
+int		 check_http_frame(struct probe_run *, struct http_frame *,
+		    char *, size_t);
 
 /* check_jsonrpc.c */
 int		 check_jsonrpc_request(struct probe_run *);
@@ -147,6 +168,29 @@ int		 http_parse_headers(const char *buf, size_t len,
  * chunk is seen, MORE if incomplete, ERROR if malformed.
  */
 int		 http_dechunk(char *buf, size_t len, size_t *outlen);
+/*
+ * The end of a chunked body, trailers included: OK with *end set once
+ * the empty line after the last chunk is seen, MORE, or ERROR.
+ */
+int		 http_chunked_end(const char *buf, size_t len, size_t *end);
+/* How one response is delimited (RFC 9112, section 6). */
+struct http_frame {
+	int		 status;
+	size_t		 hdrlen;	/* status line + headers + blank */
+	int64_t		 clen;		/* Content-Length, -1 absent */
+	int		 chunked;
+	int		 close;		/* the connection ends after it */
+	int		 until_eof;	/* no length: the body ends at EOF */
+	size_t		 end;		/* length of the whole response */
+};
+/*
+ * Frame one response at the start of buf[0..len).  OK: complete, f->end
+ * its length (f->until_eof: the headers are complete and the body runs
+ * to EOF).  MORE: incomplete (f->hdrlen is 0 while the headers are).
+ * ERROR: malformed, err says why.  Bytes past f->end are not looked at.
+ */
+int		 http_frame(const char *buf, size_t len, struct http_frame *f,
+		    char *err, size_t errlen);
 /*
  * Copy at most srclen bytes of src to dst as printable ASCII: '"'
  * becomes '\'', '\\' becomes '/', other bytes outside 0x20-0x7e become

@@ -1,7 +1,8 @@
 /*
  * Unit tests of the prober's pure parsers (prober/http_parse.c): HTTP
- * status lines and headers, chunked bodies, error text sanitizing and
- * the JSON nesting bound.  Inputs are hostile on purpose.
+ * status lines and headers, chunked bodies, response framing (for
+ * keep-alive), error text sanitizing and the JSON nesting bound.  Inputs
+ * are hostile on purpose.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -256,6 +257,137 @@ START_TEST(test_dechunk)
 }
 END_TEST
 
+START_TEST(test_chunked_end)
+{
+	const char	*c1 = "5\r\nhello\r\n0\r\n\r\nNEXT";
+	const char	*c2 = "3\nabc\n0\nX-Trailer: 1\nY: 2\n\n";
+	const char	*c3 = "5\r\nhello\r\n0\r\nX-T: 1\r\n";
+	const char	*c4 = "5\r\nhello\r\n0\r\n";
+	const char	*c5 = "3\r\nabcXY0\r\n\r\n";
+	const char	 c6[] = "0\r\nA\0B\r\n\r\n";
+	size_t		 end;
+
+	ck_assert_int_eq(http_chunked_end(c1, strlen(c1), &end),
+	    HTTP_PARSE_OK);
+	ck_assert_uint_eq(end, strlen(c1) - 4);
+	ck_assert_int_eq(http_chunked_end(c2, strlen(c2), &end),
+	    HTTP_PARSE_OK);
+	ck_assert_uint_eq(end, strlen(c2));
+	ck_assert_int_eq(http_chunked_end(c3, strlen(c3), &end),
+	    HTTP_PARSE_MORE);
+	ck_assert_int_eq(http_chunked_end(c4, strlen(c4), &end),
+	    HTTP_PARSE_MORE);
+	ck_assert_int_eq(http_chunked_end(c5, strlen(c5), &end),
+	    HTTP_PARSE_ERROR);
+	ck_assert_int_eq(http_chunked_end(c6, sizeof(c6) - 1, &end),
+	    HTTP_PARSE_ERROR);
+	ck_assert_int_eq(http_chunked_end("", 0, &end), HTTP_PARSE_MORE);
+}
+END_TEST
+
+/* http_frame() on every prefix of r must say MORE, then OK at full. */
+static void
+frame_prefixes(const char *r, size_t len, size_t want_end)
+{
+	struct http_frame	 f;
+	char			 err[REASON_BUF];
+	size_t			 i;
+
+	for (i = 0; i < want_end; i++)
+		ck_assert_int_eq(http_frame(r, i, &f, err, sizeof(err)),
+		    HTTP_PARSE_MORE);
+	ck_assert_int_eq(http_frame(r, len, &f, err, sizeof(err)),
+	    HTTP_PARSE_OK);
+	ck_assert_uint_eq(f.end, want_end);
+}
+
+START_TEST(test_frame)
+{
+	const char	*r1 = "HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\n"
+			    "ok\n";
+	const char	*r2 = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked"
+			    "\r\n\r\n2\r\nok\r\n0\r\n\r\n";
+	const char	*r3 = "HTTP/1.1 204 No Content\r\nContent-Length: 9"
+			    "\r\n\r\n";
+	const char	*r4 = "HTTP/1.1 200 OK\r\nServer: x\r\n\r\nbody";
+	const char	*r5 = "HTTP/1.1 200 OK\r\nConnection: Close\r\n"
+			    "Content-Length: 0\r\n\r\n";
+	const char	*r6 = "HTTP/1.0 200 OK\r\nContent-Length: 0\r\n\r\n";
+	const char	*r7 = "HTTP/1.0 200 OK\r\nConnection: keep-alive\r\n"
+			    "Content-Length: 0\r\n\r\n";
+	const char	*r8 = "HTTP/1.1 200 OK\r\nContent-Length: 3\r\n"
+			    "Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n";
+	const char	*r9 = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked"
+			    "\r\n\r\nzz\r\n";
+	const char	*r10 = "HTTP/1.1 304 Not Modified\r\n\r\nHTTP/1.1";
+	const char	*r11 = "HTTP/1.1 200 OK\r\nContent-Length: "
+			    "99999999999\r\n\r\n";
+	struct http_frame	 f;
+	char			 err[REASON_BUF];
+
+	frame_prefixes(r1, strlen(r1), strlen(r1));
+	ck_assert_int_eq(http_frame(r1, strlen(r1), &f, err, sizeof(err)),
+	    HTTP_PARSE_OK);
+	ck_assert_int_eq(f.status, 200);
+	ck_assert_int_eq(f.clen, 3);
+	ck_assert_uint_eq(f.hdrlen, strlen(r1) - 3);
+	ck_assert(!f.close && !f.until_eof && !f.chunked);
+	/* once the headers are in, MORE says how long the whole is */
+	ck_assert_int_eq(http_frame(r1, strlen(r1) - 1, &f, err,
+	    sizeof(err)), HTTP_PARSE_MORE);
+	ck_assert_uint_eq(f.end, strlen(r1));
+	ck_assert_int_eq(http_frame(r1, 10, &f, err, sizeof(err)),
+	    HTTP_PARSE_MORE);
+	ck_assert_uint_eq(f.hdrlen, 0);
+
+	frame_prefixes(r2, strlen(r2), strlen(r2));
+	ck_assert_int_eq(http_frame(r2, strlen(r2), &f, err, sizeof(err)),
+	    HTTP_PARSE_OK);
+	ck_assert(f.chunked && !f.close);
+
+	/* no body after 204 and 304, whatever the headers say */
+	frame_prefixes(r3, strlen(r3), strlen(r3));
+	ck_assert_int_eq(http_frame(r10, strlen(r10), &f, err, sizeof(err)),
+	    HTTP_PARSE_OK);
+	ck_assert_uint_eq(f.end, strlen(r10) - 8);
+
+	/* no length: the body runs to EOF, and the connection ends */
+	ck_assert_int_eq(http_frame(r4, strlen(r4), &f, err, sizeof(err)),
+	    HTTP_PARSE_OK);
+	ck_assert(f.until_eof && f.close);
+
+	ck_assert_int_eq(http_frame(r5, strlen(r5), &f, err, sizeof(err)),
+	    HTTP_PARSE_OK);
+	ck_assert(f.close && !f.until_eof);
+	ck_assert_int_eq(http_frame(r6, strlen(r6), &f, err, sizeof(err)),
+	    HTTP_PARSE_OK);
+	ck_assert(f.close);
+	ck_assert_int_eq(http_frame(r7, strlen(r7), &f, err, sizeof(err)),
+	    HTTP_PARSE_OK);
+	ck_assert(!f.close);
+
+	/* both lengths: framed by chunks, but never reused */
+	ck_assert_int_eq(http_frame(r8, strlen(r8), &f, err, sizeof(err)),
+	    HTTP_PARSE_OK);
+	ck_assert(f.chunked && f.close);
+	ck_assert_uint_eq(f.end, strlen(r8));
+
+	ck_assert_int_eq(http_frame(r9, strlen(r9), &f, err, sizeof(err)),
+	    HTTP_PARSE_ERROR);
+	ck_assert_str_eq(err, "malformed chunked body");
+
+	/* a huge length is no overflow, only a body never complete */
+	ck_assert_int_eq(http_frame(r11, strlen(r11), &f, err, sizeof(err)),
+	    HTTP_PARSE_MORE);
+	ck_assert_uint_gt(f.end, PROBE_READ_MAX);
+
+	ck_assert_int_eq(http_frame("HTTP/1.1 200 OK\r\nbad\r\n\r\n", 26,
+	    &f, err, sizeof(err)), HTTP_PARSE_ERROR);
+	ck_assert_int_eq(http_frame("\x1bxyz", 4, &f, err, sizeof(err)),
+	    HTTP_PARSE_ERROR);
+}
+END_TEST
+
 START_TEST(test_sanitize)
 {
 	char	 out[16];
@@ -312,6 +444,8 @@ http_parse_suite(void)
 	tcase_add_test(tc, test_headers);
 	tcase_add_test(tc, test_headers_huge);
 	tcase_add_test(tc, test_dechunk);
+	tcase_add_test(tc, test_chunked_end);
+	tcase_add_test(tc, test_frame);
 	tcase_add_test(tc, test_sanitize);
 	tcase_add_test(tc, test_json_depth);
 	suite_add_tcase(s, tc);

@@ -1,8 +1,9 @@
 /*
- * httpd: a tiny HTTP server for herod's integration tests.  One
- * connection at a time, blocking.
+ * httpd: a tiny HTTP server for herod's integration tests (and the
+ * benchmark's probe target).
  *
- * usage: httpd [--mode MODE] [--code N] [--delay-ms N]
+ * usage: httpd [--mode MODE] [--code N] [--delay-ms N] [--close]
+ *              [--idle-ms N] [--drop-after N] [--stats PATH]
  *              [--ready-file PATH|-] LISTEN
  * LISTEN is PORT (on 127.0.0.1), HOST:PORT, [V6]:PORT or unix:/path.
  * Port 0 picks one; "listening=... port=N" is printed on stdout.
@@ -19,7 +20,19 @@
  *   nul           NUL bytes in the status line
  *   endless-body  200 with no Content-Length, then an endless body
  * SIGUSR1 switches between the current mode and empty.
+ *
+ * In modes ok and fail-health connections are persistent, as HTTP/1.1
+ * wants (many at once, with epoll), unless the request asks for
+ * "Connection: close" or --close is given.  --idle-ms closes a
+ * connection idle that long; --drop-after N closes a connection without
+ * a reply when a request comes after N answered ones on it (a server
+ * that closed it just then).  In mode empty a request on a persistent
+ * connection is answered by closing it.  --stats rewrites PATH with
+ * "accepts=A requests=R idle_closed=I" after each change.  The other
+ * modes serve one connection at a time, blocking.
  */
+#include <sys/epoll.h>
+#include <sys/queue.h>
 #include <sys/socket.h>
 
 #include <signal.h>
@@ -34,7 +47,22 @@ static const char *modes[] = { "ok", "empty", "hang", "fail-health",
 	"garbage", "huge-headers", "huge-status", "nul", "endless-body",
 	NULL };
 
+/* A persistent connection, read with epoll. */
+struct conn {
+	LIST_ENTRY(conn)	 entry;
+	int			 fd;
+	int			 served;	/* requests answered */
+	long long		 last_us;	/* last activity */
+	size_t			 len;
+	char			 buf[8192];
+};
+
+static LIST_HEAD(, conn)	 conns = LIST_HEAD_INITIALIZER(conns);
 static volatile sig_atomic_t	 toggled;
+static const char		*stats_path;
+static long			 n_accepts, n_requests, n_idle_closed;
+static int			 opt_close, opt_code = 200;
+static long			 opt_idle_ms, opt_drop_after, opt_delay_ms;
 
 static void
 on_usr1(int sig)
@@ -47,7 +75,8 @@ static void
 usage(void)
 {
 	fprintf(stderr, "usage: httpd [--mode MODE] [--code N] "
-	    "[--delay-ms N] [--ready-file PATH|-] LISTEN\n");
+	    "[--delay-ms N] [--close] [--idle-ms N] [--drop-after N]\n"
+	    "             [--stats PATH] [--ready-file PATH|-] LISTEN\n");
 	exit(2);
 }
 
@@ -86,16 +115,35 @@ drain(int fd)
 }
 
 static void
-reply(int fd, int code, const char *body)
+reply(int fd, int code, const char *body, int keep)
 {
 	char	 buf[1024];
 	int	 n;
 
 	n = snprintf(buf, sizeof(buf), "HTTP/1.1 %d %s\r\n"
 	    "Content-Type: text/plain\r\nContent-Length: %zu\r\n"
-	    "Connection: close\r\n\r\n%s", code,
-	    code < 400 ? "OK" : "Error", strlen(body), body);
+	    "%s\r\n%s", code, code < 400 ? "OK" : "Error", strlen(body),
+	    keep ? "" : "Connection: close\r\n", body);
 	srv_send(fd, buf, (size_t)n);
+}
+
+static void
+write_stats(void)
+{
+	char	 tmp[4096];
+	FILE	*f;
+
+	if (stats_path == NULL)
+		return;
+	if ((size_t)snprintf(tmp, sizeof(tmp), "%s.tmp", stats_path) >=
+	    sizeof(tmp))
+		errx(2, "stats path too long");
+	if ((f = fopen(tmp, "w")) == NULL)
+		err(1, "%s", tmp);
+	fprintf(f, "accepts=%ld requests=%ld idle_closed=%ld\n", n_accepts,
+	    n_requests, n_idle_closed);
+	if (fclose(f) == EOF || rename(tmp, stats_path) == -1)
+		err(1, "%s", stats_path);
 }
 
 static void
@@ -120,13 +168,13 @@ serve(int fd, enum mode mode, int code, long delay_ms)
 	sscanf(req, "%*s %1023s", path);
 	switch (mode) {
 	case M_OK:
-		reply(fd, code, "ok\n");
+		reply(fd, code, "ok\n", 0);
 		break;
 	case M_FAILHEALTH:
 		if (strcmp(path, "/health") == 0)
-			reply(fd, 500, "unhealthy\n");
+			reply(fd, 500, "unhealthy\n", 0);
 		else
-			reply(fd, 200, "ok\n");
+			reply(fd, 200, "ok\n", 0);
 		break;
 	case M_HANG:
 		drain(fd);	/* until the client gives up */
@@ -170,14 +218,200 @@ serve(int fd, enum mode mode, int code, long delay_ms)
 	}
 }
 
+static int
+persistent_mode(enum mode mode)
+{
+	return mode == M_OK || mode == M_FAILHEALTH;
+}
+
+static enum mode
+current_mode(enum mode mode)
+{
+	if (!toggled)
+		return mode;
+	return mode == M_EMPTY ? M_OK : M_EMPTY;
+}
+
+static void
+conn_drop(int ep, struct conn *c)
+{
+	epoll_ctl(ep, EPOLL_CTL_DEL, c->fd, NULL);
+	close(c->fd);
+	LIST_REMOVE(c, entry);
+	free(c);
+}
+
+static void
+conn_add(int ep, int fd)
+{
+	struct epoll_event	 ev;
+	struct conn		*c;
+
+	if ((c = calloc(1, sizeof(*c))) == NULL)
+		err(1, "calloc");
+	c->fd = fd;
+	c->last_us = srv_wall_us();
+	LIST_INSERT_HEAD(&conns, c, entry);
+	memset(&ev, 0, sizeof(ev));
+	ev.events = EPOLLIN;
+	ev.data.ptr = c;
+	if (epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev) == -1)
+		err(1, "epoll_ctl");
+}
+
+/* Does the request (its head in buf) let the connection persist? */
+static int
+request_keeps(const char *buf)
+{
+	const char	*line, *eol;
+	char		 proto[16], value[256];
+	size_t		 n;
+
+	if (sscanf(buf, "%*s %*s %15s", proto) != 1 ||
+	    strcmp(proto, "HTTP/1.1") != 0)
+		return 0;
+	for (line = buf; (eol = strchr(line, '\n')) != NULL; line = eol + 1) {
+		if (strncasecmp(line, "connection:", 11) != 0)
+			continue;
+		n = (size_t)(eol - line) - 11;
+		if (n >= sizeof(value))
+			n = sizeof(value) - 1;
+		memcpy(value, line + 11, n);
+		value[n] = '\0';
+		if (strcasestr(value, "close") != NULL)
+			return 0;
+	}
+	return 1;
+}
+
+/* One request on a persistent connection; 0 to keep it, -1 to drop. */
+static int
+conn_request(struct conn *c, enum mode mode)
+{
+	char	 path[1024];
+	int	 keep;
+
+	if (mode == M_EMPTY || (opt_drop_after > 0 &&
+	    c->served >= opt_drop_after))
+		return -1;
+	srv_sleep_ms(opt_delay_ms);
+	path[0] = '\0';
+	sscanf(c->buf, "%*s %1023s", path);
+	keep = !opt_close && request_keeps(c->buf);
+	if (mode == M_FAILHEALTH && strcmp(path, "/health") == 0)
+		reply(c->fd, 500, "unhealthy\n", keep);
+	else
+		reply(c->fd, mode == M_OK ? opt_code : 200, "ok\n", keep);
+	c->served++;
+	n_requests++;
+	write_stats();
+	return keep ? 0 : -1;
+}
+
+static void
+conn_readable(int ep, struct conn *c, enum mode mode)
+{
+	ssize_t	 n;
+
+	n = read(c->fd, c->buf + c->len, sizeof(c->buf) - 1 - c->len);
+	if (n == -1 && errno == EINTR)
+		return;
+	if (n <= 0) {
+		conn_drop(ep, c);
+		return;
+	}
+	c->len += (size_t)n;
+	c->buf[c->len] = '\0';
+	c->last_us = srv_wall_us();
+	if (strstr(c->buf, "\r\n\r\n") == NULL &&
+	    strstr(c->buf, "\n\n") == NULL) {
+		if (c->len + 1 >= sizeof(c->buf))
+			conn_drop(ep, c);
+		return;
+	}
+	/* the prober never pipelines: what follows the head is dropped */
+	if (conn_request(c, current_mode(mode)) == -1) {
+		conn_drop(ep, c);
+		return;
+	}
+	c->len = 0;
+}
+
+static void
+close_idle(int ep)
+{
+	struct conn	*c, *next;
+	long long	 now = srv_wall_us();
+
+	if (opt_idle_ms <= 0)
+		return;
+	for (c = LIST_FIRST(&conns); c != NULL; c = next) {
+		next = LIST_NEXT(c, entry);
+		if (now - c->last_us < opt_idle_ms * 1000LL)
+			continue;
+		conn_drop(ep, c);
+		n_idle_closed++;
+		write_stats();
+	}
+}
+
+static void
+accept_one(int ep, int lfd, enum mode mode)
+{
+	int	 fd;
+
+	if ((fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC)) == -1) {
+		if (errno == EINTR || errno == ECONNABORTED ||
+		    errno == EAGAIN)
+			return;
+		err(1, "accept");
+	}
+	n_accepts++;
+	write_stats();
+	mode = current_mode(mode);
+	if (persistent_mode(mode)) {
+		conn_add(ep, fd);
+		return;
+	}
+	serve(fd, mode, opt_code, opt_delay_ms);
+	close(fd);
+}
+
+static void
+loop(int lfd, enum mode mode)
+{
+	struct epoll_event	 ev, evs[64];
+	int			 ep, i, n, tmo;
+
+	if ((ep = epoll_create1(EPOLL_CLOEXEC)) == -1)
+		err(1, "epoll_create1");
+	memset(&ev, 0, sizeof(ev));
+	ev.events = EPOLLIN;
+	ev.data.ptr = NULL;
+	if (epoll_ctl(ep, EPOLL_CTL_ADD, lfd, &ev) == -1)
+		err(1, "epoll_ctl");
+	tmo = opt_idle_ms > 0 ? (int)(opt_idle_ms / 4 + 1) : -1;
+	for (;;) {
+		n = epoll_wait(ep, evs, 64, tmo);
+		if (n == -1 && errno != EINTR)
+			err(1, "epoll_wait");
+		for (i = 0; i < n; i++) {
+			if (evs[i].data.ptr == NULL)
+				accept_one(ep, lfd, mode);
+			else
+				conn_readable(ep, evs[i].data.ptr, mode);
+		}
+		close_idle(ep);
+	}
+}
+
 int
 main(int argc, char *argv[])
 {
 	struct sigaction	 sa;
 	enum mode		 mode = M_OK;
 	const char		*readyfile = NULL, *listen_spec = NULL;
-	long			 delay_ms = 0;
-	int			 i, j, lfd, fd, code = 200;
+	int			 i, j, lfd;
 
 	for (i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "--mode") == 0 && i + 1 < argc) {
@@ -189,9 +423,18 @@ main(int argc, char *argv[])
 				usage();
 			mode = (enum mode)j;
 		} else if (strcmp(argv[i], "--code") == 0 && i + 1 < argc)
-			code = atoi(argv[++i]);
+			opt_code = atoi(argv[++i]);
 		else if (strcmp(argv[i], "--delay-ms") == 0 && i + 1 < argc)
-			delay_ms = atol(argv[++i]);
+			opt_delay_ms = atol(argv[++i]);
+		else if (strcmp(argv[i], "--close") == 0)
+			opt_close = 1;
+		else if (strcmp(argv[i], "--idle-ms") == 0 && i + 1 < argc)
+			opt_idle_ms = atol(argv[++i]);
+		else if (strcmp(argv[i], "--drop-after") == 0 &&
+		    i + 1 < argc)
+			opt_drop_after = atol(argv[++i]);
+		else if (strcmp(argv[i], "--stats") == 0 && i + 1 < argc)
+			stats_path = argv[++i];
 		else if (strcmp(argv[i], "--ready-file") == 0 && i + 1 < argc)
 			readyfile = argv[++i];
 		else if (argv[i][0] != '-' && listen_spec == NULL)
@@ -208,15 +451,8 @@ main(int argc, char *argv[])
 	srand((unsigned)getpid());
 
 	lfd = srv_listen(listen_spec);
+	write_stats();
 	srv_touch(readyfile);
-	for (;;) {
-		if ((fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC)) == -1) {
-			if (errno == EINTR || errno == ECONNABORTED)
-				continue;
-			err(1, "accept");
-		}
-		serve(fd, toggled ? (mode == M_EMPTY ? M_OK : M_EMPTY) : mode,
-		    code, delay_ms);
-		close(fd);
-	}
+	loop(lfd, mode);
+	return 0;
 }
