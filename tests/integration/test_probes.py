@@ -2,11 +2,13 @@
 handler or a failing path; a vanished unix socket of one action; jsonrpc
 replies that are wrong in every way; exec probes as the action's user;
 sockets the prober may not open; grace and warn; fresh probes in status;
-hostile bytes; probe events."""
+hostile bytes; probe events; kept (keep-alive) connections of http
+probes: reused, renewed, retried, dropped when the server goes."""
 
 import os
 import pwd
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -440,12 +442,175 @@ def test_probe_events(h):
     check(h.pid("ev", "m") == pid, "warn never restarts")
 
 
+def stats_of(h, svc, name="stats"):
+    """The counters a test server (--stats) keeps in its socket dir."""
+    with open(sock_path(h, svc, name)) as f:
+        return {k: int(v) for k, v in
+                (w.split("=") for w in f.read().split())}
+
+
+def stats_at_least(h, svc, key, n, name="stats"):
+    st = stats_of(h, svc, name)
+    return st if st[key] >= n else None
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def tcp_states_to(port):
+    """States (hex, as in /proc/net/tcp) of sockets connected to port."""
+    out = []
+    with open("/proc/net/tcp") as f:
+        next(f)
+        for line in f:
+            w = line.split()
+            if int(w[2].split(":")[1], 16) == port:
+                out.append(w[3])
+    return out
+
+
+ESTABLISHED, CLOSE_WAIT = "01", "08"
+
+
+def test_keepalive_reuses_connections(h):
+    stats = "$HERO_SOCKET_DIR/stats"
+    h.service("ka", [
+        {"name": "web", "exec": httpd("ok", "w.sock", ["--stats", stats]),
+         "ready": {"mode": "none"}},
+        {"name": "off", "exec": httpd("ok", "o.sock",
+                                      ["--stats", stats + "-off"]),
+         "ready": {"mode": "none"}},
+        {"name": "rpc", "exec": [RPCD, "--transport", "http", "--keepalive",
+                                 "--stats", stats + "-rpc",
+                                 "unix:$HERO_SOCKET_DIR/r.sock"],
+         "ready": {"mode": "none"}}],
+        probes=[probe("health", "http", "w.sock", interval_ms=20,
+                      timeout_ms=1000, on_failure="warn", actions=["web"]),
+                probe("fresh", "http", "o.sock", interval_ms=20,
+                      timeout_ms=1000, on_failure="warn", keepalive=False,
+                      actions=["off"]),
+                probe("rpc", "jsonrpc", "r.sock", transport="http",
+                      interval_ms=20, timeout_ms=1000, on_failure="warn",
+                      actions=["rpc"])])
+    h.start()
+    h.wait_state("ka", "running")
+    # the first checks may come before the servers listen
+    wait_for(lambda: all(p["ok"] for p in h.svc("ka")["probes"]), 10,
+             "every probe ok")
+    nfail = len(events_of(h, "probe_failed", "ka"))
+    st = wait_for(lambda: stats_at_least(h, "ka", "requests", 60), 20,
+                  "60 checks")
+    # one connection serves 10 checks, then a fresh one is opened
+    r, a = st["requests"], st["accepts"]
+    check(r // 10 <= a <= r // 10 + 2,
+          "%d connections for %d checks" % (a, r))
+    st = wait_for(lambda: stats_at_least(h, "ka", "requests", 30,
+                                         "stats-rpc"), 20, "30 rpc checks")
+    r, a = st["requests"], st["accepts"]
+    check(r // 10 <= a <= r // 10 + 2,
+          "jsonrpc: %d connections for %d checks" % (a, r))
+    # "keepalive": false: one connection per check
+    st = wait_for(lambda: stats_at_least(h, "ka", "requests", 20,
+                                         "stats-off"), 20, "20 checks")
+    check(st["requests"] - 1 <= st["accepts"] <= st["requests"], st)
+    ps = probes_of(h.svc("ka"))
+    check(all(p["ok"] is True and p["consecutive_failures"] == 0
+              for p in ps.values()), ps)
+    fails = events_of(h, "probe_failed", "ka")[nfail:]
+    check(not fails, "no failure: %r" % fails)
+
+
+def test_keepalive_server_closes_no_false_failure(h):
+    # drop: the server closes a kept connection when the next request
+    # comes (every reuse fails before a byte); idle: it closes
+    # connections idle for 30 ms, between two checks
+    stats = "$HERO_SOCKET_DIR/stats"
+    h.service("kc", [
+        {"name": "drop", "exec": httpd("ok", "d.sock",
+                                       ["--drop-after", "1", "--stats",
+                                        stats + "-drop"]),
+         "ready": {"mode": "none"}},
+        {"name": "idle", "exec": httpd("ok", "i.sock",
+                                       ["--idle-ms", "30", "--stats",
+                                        stats + "-idle"]),
+         "ready": {"mode": "none"}}],
+        probes=[probe("drop", "http", "d.sock", interval_ms=50,
+                      timeout_ms=1000, failure_threshold=1,
+                      on_failure="warn", actions=["drop"]),
+                probe("idle", "http", "i.sock", interval_ms=100,
+                      timeout_ms=1000, failure_threshold=1,
+                      on_failure="warn", actions=["idle"])])
+    h.start()
+    h.wait_state("kc", "running")
+    wait_for(lambda: all(p["ok"] for p in h.svc("kc")["probes"]), 10,
+             "every probe ok")
+    nfail = len(events_of(h, "probe_failed", "kc"))
+    sd = wait_for(lambda: stats_at_least(h, "kc", "requests", 30,
+                                         "stats-drop"), 20, "30 checks")
+    # every check after the first: a dropped reuse, then a fresh one
+    check(sd["accepts"] >= sd["requests"] - 1, sd)
+    si = wait_for(lambda: stats_at_least(h, "kc", "idle_closed", 10,
+                                         "stats-idle"), 20,
+                  "10 idle connections closed by the server")
+    check(si["accepts"] >= si["idle_closed"], si)
+    ps = probes_of(h.svc("kc"))
+    check(all(p["ok"] is True and p["consecutive_failures"] == 0
+              for p in ps.values()), ps)
+    fails = events_of(h, "probe_failed", "kc")[nfail:]
+    check(not fails, "no failure: %r" % fails)
+    check(h.svc("kc")["state"] == "running")
+
+
+def test_keepalive_server_killed(h):
+    port = free_port()
+    ival = 2000
+    h.service("kk", [{"name": "web",
+                      "exec": [HTTPD, "--mode", "ok", "--stats",
+                               "$HERO_SOCKET_DIR/stats",
+                               "127.0.0.1:%d" % port],
+                      "ready": {"mode": "none"},
+                      "restart": {"delay_ms": 60000}}],
+              probes=[probe("health", "http", None,
+                            target="127.0.0.1:%d" % port, interval_ms=ival,
+                            timeout_ms=1000, failure_threshold=1,
+                            on_failure="warn")])
+    h.start()
+    h.wait_state("kk", "running")
+    wait_for(lambda: stats_at_least(h, "kk", "requests", 1), 10,
+             "a first check")
+    wait_for(lambda: list_probe(h, "kk", "health")["ok"] is True, 5,
+             "probe ok")
+    # the kept connection, idle until the next check
+    wait_for(lambda: ESTABLISHED in tcp_states_to(port), 5,
+             "an established connection to the server")
+    pid = h.pid("kk", "web")
+    os.kill(pid, signal.SIGKILL)
+    t0 = time.monotonic()
+    # closed as soon as the server went, well before the next check
+    wait_for(lambda: not (set(tcp_states_to(port)) &
+                          {ESTABLISHED, CLOSE_WAIT}), 1.0,
+             "the prober to close its kept connection")
+    check(time.monotonic() - t0 < ival / 1000.0, "before the next check")
+    # and the next check fails: nothing listens any more
+    p = wait_for(lambda: (lambda p: p if p["ok"] is False else None)(
+        list_probe(h, "kk", "health")), ival / 1000.0 + 3,
+        "the probe to fail")
+    check(p["last_error"] == "connection refused", p)
+
+
 TESTS = [test_empty_reply_degraded_then_restarted,
          test_hung_handler_times_out, test_failing_path,
          test_action_socket_disappears, test_jsonrpc_replies,
          test_exec_probe_as_action_user, test_sysmode_private_unix_socket,
          test_grace_and_warn, test_status_probes_fresh, test_hostile_bytes,
-         test_probe_events]
+         test_probe_events, test_keepalive_reuses_connections,
+         test_keepalive_server_closes_no_false_failure,
+         test_keepalive_server_killed]
 
 if __name__ == "__main__":
     run_tests(TESTS,

@@ -130,20 +130,11 @@ reply(int fd, int code, const char *body, int keep)
 static void
 write_stats(void)
 {
-	char	 tmp[4096];
-	FILE	*f;
+	char	 text[128];
 
-	if (stats_path == NULL)
-		return;
-	if ((size_t)snprintf(tmp, sizeof(tmp), "%s.tmp", stats_path) >=
-	    sizeof(tmp))
-		errx(2, "stats path too long");
-	if ((f = fopen(tmp, "w")) == NULL)
-		err(1, "%s", tmp);
-	fprintf(f, "accepts=%ld requests=%ld idle_closed=%ld\n", n_accepts,
-	    n_requests, n_idle_closed);
-	if (fclose(f) == EOF || rename(tmp, stats_path) == -1)
-		err(1, "%s", stats_path);
+	snprintf(text, sizeof(text), "accepts=%ld requests=%ld "
+	    "idle_closed=%ld\n", n_accepts, n_requests, n_idle_closed);
+	srv_stats(stats_path, text);
 }
 
 static void

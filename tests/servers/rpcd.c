@@ -1,9 +1,11 @@
 /*
  * rpcd: a tiny JSON-RPC server for herod's integration tests.  One
- * connection at a time, blocking, one request per connection.
+ * connection at a time, blocking, one request per connection (with
+ * --keepalive and transport http: as many as the client sends, the
+ * reply without "Connection: close").
  *
  * usage: rpcd [--mode MODE] [--transport line|http] [--delay-ms N]
- *             [--ready-file PATH|-] LISTEN
+ *             [--keepalive] [--stats PATH] [--ready-file PATH|-] LISTEN
  * LISTEN is unix:/path (or PORT, HOST:PORT, [V6]:PORT).
  *
  * modes (the reply to {"jsonrpc":"2.0","method":M,"id":N}):
@@ -18,6 +20,7 @@
  *   hang       never answer
  * With --transport http the request is a POST and the reply body is the
  * same, with Content-Length, status 200 (or 500 in mode error-status).
+ * --stats rewrites PATH with "accepts=A requests=R" after each change.
  */
 #include <sys/socket.h>
 
@@ -32,12 +35,28 @@ static const char *modes[] = { "ok", "wrong-id", "error", "no-result",
 enum mode { M_OK, M_WRONGID, M_ERROR, M_NORESULT, M_MALFORMED,
 	    M_LONGLINE, M_EMPTY, M_HANG, M_ERRSTATUS };
 
+static const char	*stats_path;
+static long		 n_accepts, n_requests;
+static int		 keepalive;
+
 static void
 usage(void)
 {
 	fprintf(stderr, "usage: rpcd [--mode MODE] [--transport line|http] "
-	    "[--delay-ms N] [--ready-file PATH|-] LISTEN\n");
+	    "[--delay-ms N]\n"
+	    "            [--keepalive] [--stats PATH] [--ready-file PATH|-] "
+	    "LISTEN\n");
 	exit(2);
+}
+
+static void
+write_stats(void)
+{
+	char	 text[128];
+
+	snprintf(text, sizeof(text), "accepts=%ld requests=%ld\n",
+	    n_accepts, n_requests);
+	srv_stats(stats_path, text);
 }
 
 static void
@@ -101,7 +120,8 @@ read_request(int fd, char *buf, size_t size, int http, const char **body)
 	}
 }
 
-static void
+/* One request; 1 if the connection stays for another. */
+static int
 serve(int fd, enum mode mode, int http, long delay_ms)
 {
 	struct timeval	 tv = { 5, 0 };
@@ -116,21 +136,23 @@ serve(int fd, enum mode mode, int http, long delay_ms)
 	if (mode == M_EMPTY) {
 		shutdown(fd, SHUT_WR);
 		drain(fd);
-		return;
+		return 0;
 	}
 	if ((req = malloc(REQ_MAX)) == NULL)
 		err(1, "malloc");
 	if (read_request(fd, req, REQ_MAX, http, &body) == -1) {
 		free(req);
-		return;
+		return 0;
 	}
 	id = request_id(body);
 	free(req);
+	n_requests++;
+	write_stats();
 	srv_sleep_ms(delay_ms);
 	switch (mode) {
 	case M_HANG:
 		drain(fd);
-		return;
+		return 0;
 	case M_LONGLINE: {
 		char	*big;
 
@@ -146,7 +168,7 @@ serve(int fd, enum mode mode, int http, long delay_ms)
 		}
 		srv_send(fd, big, len);
 		free(big);
-		return;
+		return 0;
 	}
 	case M_WRONGID:
 		n = snprintf(out, sizeof(out), "{\"jsonrpc\":\"2.0\","
@@ -176,14 +198,16 @@ serve(int fd, enum mode mode, int http, long delay_ms)
 	if (http) {
 		n = snprintf(hdr, sizeof(hdr), "HTTP/1.1 %d %s\r\n"
 		    "Content-Type: application/json\r\n"
-		    "Content-Length: %d\r\nConnection: close\r\n\r\n",
-		    status, status == 200 ? "OK" : "Error", n);
+		    "Content-Length: %d\r\n%s\r\n",
+		    status, status == 200 ? "OK" : "Error", n,
+		    keepalive ? "" : "Connection: close\r\n");
 		srv_send(fd, hdr, (size_t)n);
 		srv_send(fd, out, strlen(out));
-	} else {
-		strncat(out, "\n", sizeof(out) - strlen(out) - 1);
-		srv_send(fd, out, strlen(out));
+		return keepalive;
 	}
+	strncat(out, "\n", sizeof(out) - strlen(out) - 1);
+	srv_send(fd, out, strlen(out));
+	return 0;
 }
 
 int
@@ -212,6 +236,10 @@ main(int argc, char *argv[])
 				usage();
 		} else if (strcmp(argv[i], "--delay-ms") == 0 && i + 1 < argc)
 			delay_ms = atol(argv[++i]);
+		else if (strcmp(argv[i], "--keepalive") == 0)
+			keepalive = 1;
+		else if (strcmp(argv[i], "--stats") == 0 && i + 1 < argc)
+			stats_path = argv[++i];
 		else if (strcmp(argv[i], "--ready-file") == 0 && i + 1 < argc)
 			readyfile = argv[++i];
 		else if (argv[i][0] != '-' && listen_spec == NULL)
@@ -223,6 +251,7 @@ main(int argc, char *argv[])
 		usage();
 	signal(SIGPIPE, SIG_IGN);
 	lfd = srv_listen(listen_spec);
+	write_stats();
 	srv_touch(readyfile);
 	for (;;) {
 		if ((fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC)) == -1) {
@@ -230,7 +259,10 @@ main(int argc, char *argv[])
 				continue;
 			err(1, "accept");
 		}
-		serve(fd, (enum mode)mode, http, delay_ms);
+		n_accepts++;
+		write_stats();
+		while (serve(fd, mode, http, delay_ms))
+			;
 		close(fd);
 	}
 }

@@ -134,6 +134,24 @@ srv_sleep_ms(long ms)
 		;
 }
 
+/* Rewrite path (if not NULL) with counters, atomically. */
+static void __attribute__((unused))
+srv_stats(const char *path, const char *text)
+{
+	char	 tmp[4096];
+	FILE	*f;
+
+	if (path == NULL)
+		return;
+	if ((size_t)snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= sizeof(tmp))
+		errx(2, "stats path too long");
+	if ((f = fopen(tmp, "w")) == NULL)
+		err(1, "%s", tmp);
+	fputs(text, f);
+	if (fclose(f) == EOF || rename(tmp, path) == -1)
+		err(1, "%s", path);
+}
+
 /* Send it all, ignoring a peer that went away. */
 static int __attribute__((unused))
 srv_send(int fd, const void *buf, size_t len)
