@@ -52,6 +52,7 @@ struct act {
 	uint64_t		 logs_written;
 	uint64_t		 logs_dropped;
 	int			 adopting;	/* M_ADOPT sent */
+	int			 live;		/* counted: pid or spawn pending */
 };
 
 struct probe_st {
@@ -63,6 +64,23 @@ struct probe_st {
 	int			 failing;	/* reached it, not recovered */
 	int64_t			 grace_until;	/* monotonic ms */
 	char			 last_error[REASON_BUF];
+};
+
+/* One name in a service's "after" list (deps.c). */
+struct dep_edge {
+	TAILQ_ENTRY(dep_edge)	 entry;
+	struct svc		*from;		/* the service that waits */
+	struct dep_node		*to;
+};
+
+/* A service name with the services that wait for it (deps.c). */
+struct dep_node {
+	RB_ENTRY(dep_node)	 entry;
+	char			 name[NAME_MAXLEN + 1];
+	struct svc		*svc;		/* NULL: no such service */
+	TAILQ_HEAD(, dep_edge)	 dependents;
+	size_t			 nedges;
+	size_t			 nlive;		/* edges from live services */
 };
 
 struct svc {
@@ -83,6 +101,12 @@ struct svc {
 	int			 replacing;	/* reload: stop, then start */
 	int			 shutdown_sent;
 	struct service_conf	*next_conf;	/* reload: after stop */
+	struct dep_node		*node;		/* its name in the index */
+	struct dep_edge		*deps;		/* one per conf->after */
+	size_t			 ndeps;
+	size_t			 nlive;		/* live actions */
+	TAILQ_ENTRY(svc)	 stopq;		/* shutdown: to look at */
+	int			 in_stopq;
 };
 RB_HEAD(svc_tree, svc);
 RB_PROTOTYPE(svc_tree, svc, entry, svc_cmp);
@@ -97,6 +121,7 @@ struct parent {
 	int			 shutting_down;
 	int			 keep_services;
 	uint32_t		 probe_seq;
+	size_t			 nlive;		/* live actions, all services */
 };
 extern struct parent	 pt;
 
@@ -138,6 +163,18 @@ void		 svc_load_done(const struct m_store_load_done *);
 void		 act_store(struct act *);
 void		 svc_store(struct svc *);
 void		 act_ref(struct act *, struct m_ref *);
+void		 svc_dependents_down(struct svc *);
+void		 svc_kick_name(const char *);
+int		 svc_check(void);
+
+/* deps.c: who waits for whom */
+struct dep_node	*dep_find(const char *);
+void		 deps_attach(struct svc *);
+void		 deps_detach(struct svc *);
+void		 deps_link(struct svc *);
+void		 deps_unlink(struct svc *);
+void		 deps_live(struct svc *, int);
+int		 deps_check(void);
 
 /* events.c */
 void		 event_state(struct act *);

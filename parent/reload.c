@@ -168,6 +168,10 @@ reload_config(yajl_gen g, char *err, size_t errlen)
 		yajl_gen_map_close(g);
 	log_info("reload: %zu added, %zu removed, %zu changed, %zu unchanged",
 	    n[0], n[1], n[2], n[3]);
+	/* what waited for a service that is gone may start */
+	for (i = 0; i < n[1]; i++)
+		if (svc_find(lists[1][i]) == NULL)
+			svc_kick_name(lists[1][i]);
 	for (i = 0; i < 4; i++) {
 		size_t	 j;
 

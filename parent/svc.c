@@ -34,9 +34,12 @@ static void	act_set(struct act *, enum action_state, const char *, ...)
 static void	act_kill(struct act *, int, const char *);
 static void	act_failure(struct act *, const char *);
 static void	act_schedule_restart(struct act *, const char *);
-static void	svc_kick(void);
+static void	svc_kick(struct dep_node *);
 static void	svc_stop_progress(void);
 static void	maybe_start(void);
+
+/* Shutdown: services whose live-dependent count may have hit zero. */
+static TAILQ_HEAD(, svc) stopq = TAILQ_HEAD_INITIALIZER(stopq);
 
 static int
 svc_cmp(struct svc *a, struct svc *b)
@@ -53,6 +56,33 @@ svc_find(const char *name)
 	if (strlcpy(key.name, name, sizeof(key.name)) >= sizeof(key.name))
 		return NULL;
 	return RB_FIND(svc_tree, &pt.svcs, &key);
+}
+
+/*
+ * An action is live while it has a process or a spawn on its way.  Call
+ * after every change of pid or spawn_pending: the per-service and global
+ * counters, and the dependents index, follow.
+ */
+static void
+act_sync_live(struct act *a)
+{
+	struct svc	*s = a->svc;
+	int		 live = a->pid > 0 || a->spawn_pending;
+
+	if (live == a->live)
+		return;
+	a->live = live;
+	if (live) {
+		pt.nlive++;
+		if (s->nlive++ == 0)
+			deps_live(s, 1);
+		return;
+	}
+	if (pt.nlive == 0 || s->nlive == 0)
+		fatalx("%s: %s: live count underflow", __func__, s->name);
+	pt.nlive--;
+	if (--s->nlive == 0)
+		deps_live(s, 0);
 }
 
 static void
@@ -83,6 +113,7 @@ svc_bind_conf(struct svc *s, struct service_conf *sc)
 		s->probes[i].conf = &sc->probes[i];
 		s->probes[i].ok = -1;
 	}
+	deps_link(s);
 }
 
 static void
@@ -90,6 +121,13 @@ svc_unbind_conf(struct svc *s)
 {
 	size_t	 i;
 
+	for (i = 0; i < s->nacts; i++) {
+		/* only a torn-down test removes a live service */
+		s->acts[i].pid = 0;
+		s->acts[i].spawn_pending = 0;
+		act_sync_live(&s->acts[i]);
+	}
+	deps_unlink(s);
 	for (i = 0; i < s->nacts; i++) {
 		if (s->acts[i].ev_timer != NULL)
 			event_free(s->acts[i].ev_timer);
@@ -112,11 +150,14 @@ svc_add(struct service_conf *sc)
 	if ((s = calloc(1, sizeof(*s))) == NULL)
 		fatal("%s: calloc", __func__);
 	strlcpy(s->name, sc->name, sizeof(s->name));
+	deps_attach(s);
 	svc_bind_conf(s, sc);
 	s->state = SS_STOPPED;
 	s->intent = INTENT_DOWN;
 	RB_INSERT(svc_tree, &pt.svcs, s);
 	pt.nsvcs++;
+	if (pt.shutting_down)
+		svc_dependents_down(s);
 	return s;
 }
 
@@ -125,7 +166,10 @@ svc_remove(struct svc *s)
 {
 	RB_REMOVE(svc_tree, &pt.svcs, s);
 	pt.nsvcs--;
+	if (s->in_stopq)
+		TAILQ_REMOVE(&stopq, s, stopq);
 	svc_unbind_conf(s);
+	deps_detach(s);
 	if (s->next_conf != NULL)
 		service_conf_free(s->next_conf);
 	free(s);
@@ -339,6 +383,7 @@ act_spawn(struct act *a)
 	act_ref(a, &m.ref);
 	a->spawn_pending = proc_send(PROC_SPAWNER, M_SPAWN, -1, &m,
 	    sizeof(m)) == 0;
+	act_sync_live(a);
 }
 
 /* Ask the spawner to stop the current instance (signal, then SIGKILL). */
@@ -568,6 +613,7 @@ act_spawned(const struct m_spawned *m)
 	}
 	a->spawn_pending = 0;
 	a->pid = m->pid;
+	act_sync_live(a);
 	a->pgid = m->pgid;
 	a->starttime = m->starttime;
 	a->started_ms = now_ms();
@@ -602,6 +648,7 @@ act_spawn_failed(const struct m_failed *f)
 		return;
 	a->spawn_pending = 0;
 	a->pid = 0;
+	act_sync_live(a);
 	if (a->state == AS_STOPPING) {
 		act_set(a, AS_STOPPED, NULL);
 		svc_update(a->svc);
@@ -767,6 +814,7 @@ act_exited(const struct m_exited *e)
 	a->pid = 0;
 	a->pgid = 0;
 	a->spawn_pending = 0;
+	act_sync_live(a);
 	a->ready = 0;
 	a->adopting = 0;
 	a->has_exit = 1;
@@ -1053,6 +1101,20 @@ svc_compute(struct svc *s, char *reason, size_t len)
 	return s->was_running ? SS_DEGRADED : SS_STARTING;
 }
 
+/* Reload: a removed service is stopped now, drop it. */
+static void
+svc_drop(struct svc *s)
+{
+	char	 name[NAME_MAXLEN + 1];
+
+	control_state_changed(s);
+	proc_push_remove(s->name);
+	strlcpy(name, s->name, sizeof(name));
+	svc_remove(s);
+	svc_kick_name(name);
+	svc_stop_progress();
+}
+
 void
 svc_update(struct svc *s)
 {
@@ -1074,10 +1136,7 @@ svc_update(struct svc *s)
 	event_service(s);
 	if (st == SS_STOPPED || st == SS_FAILED) {
 		if (s->removing && st == SS_STOPPED) {
-			control_state_changed(s);
-			proc_push_remove(s->name);
-			svc_remove(s);
-			svc_stop_progress();
+			svc_drop(s);
 			return;
 		}
 		if (s->replacing && st == SS_STOPPED) {
@@ -1097,97 +1156,136 @@ svc_update(struct svc *s)
 	}
 	control_state_changed(s);
 	if (st == SS_RUNNING)
-		svc_kick();
+		svc_kick(s->node);
 	svc_stop_progress();
 	if (pt.shutting_down && svc_all_stopped())
 		proc_stop_all();
 }
 
-/* Something became running: actions waiting for it may go. */
+/*
+ * The service named by n became running, or went away: actions of the
+ * services that wait for it may go.  Actions that wait for an action of
+ * their own service are started by svc_update() of that service.
+ */
 static void
-svc_kick(void)
+svc_kick(struct dep_node *n)
 {
-	struct svc	*s;
+	struct dep_edge	*e;
+	struct svc	*d;
 	size_t		 i;
 
-	RB_FOREACH(s, svc_tree, &pt.svcs) {
-		if (s->intent != INTENT_UP)
+	if (n == NULL)
+		return;
+	TAILQ_FOREACH(e, &n->dependents, entry) {
+		d = e->from;
+		if (d->intent != INTENT_UP)
 			continue;
-		for (i = 0; i < s->nacts; i++)
-			if (s->acts[i].state == AS_WAITING)
-				act_try_start(&s->acts[i]);
+		for (i = 0; i < d->nacts; i++)
+			if (d->acts[i].state == AS_WAITING)
+				act_try_start(&d->acts[i]);
 	}
+}
+
+void
+svc_kick_name(const char *name)
+{
+	svc_kick(dep_find(name));
 }
 
 int
 svc_all_stopped(void)
 {
-	struct svc	*s;
-	size_t		 i;
-
 	if (pt.keep_services)
 		return 1;
-	RB_FOREACH(s, svc_tree, &pt.svcs)
-		for (i = 0; i < s->nacts; i++)
-			if (s->acts[i].pid > 0 || s->acts[i].spawn_pending)
-				return 0;
-	return 1;
+	return pt.nlive == 0;
 }
 
-static int
-svc_is_down(struct svc *s)
+/*
+ * Recount what the counters and the index keep (O(N)): 0 if they agree,
+ * else -1.  For tests and debugging, not for the event path.
+ */
+int
+svc_check(void)
 {
-	size_t	 i;
+	struct svc	*s;
+	size_t		 i, n, total = 0;
+	int		 rv = 0;
 
-	for (i = 0; i < s->nacts; i++)
-		if (s->acts[i].pid > 0 || s->acts[i].spawn_pending)
-			return 0;
-	return 1;
-}
-
-/* A service that depends on s still has processes: stop it first. */
-static int
-svc_has_live_dependent(struct svc *s)
-{
-	struct svc	*d;
-	size_t		 i;
-
-	RB_FOREACH(d, svc_tree, &pt.svcs) {
-		if (svc_is_down(d))
-			continue;
-		for (i = 0; i < d->conf->after.n; i++)
-			if (strcmp(d->conf->after.v[i], s->name) == 0)
-				return 1;
+	RB_FOREACH(s, svc_tree, &pt.svcs) {
+		for (i = n = 0; i < s->nacts; i++) {
+			if (s->acts[i].live != (s->acts[i].pid > 0 ||
+			    s->acts[i].spawn_pending)) {
+				log_warnx("%s: %s/%s: live flag off", __func__,
+				    s->name, s->acts[i].conf->name);
+				rv = -1;
+			}
+			if (s->acts[i].live)
+				n++;
+		}
+		if (n != s->nlive || s->node == NULL || s->node->svc != s) {
+			log_warnx("%s: %s: %zu live, counted %zu", __func__,
+			    s->name, n, s->nlive);
+			rv = -1;
+		}
+		total += n;
 	}
-	return 0;
+	if (total != pt.nlive) {
+		log_warnx("%s: %zu live actions, counted %zu", __func__,
+		    total, pt.nlive);
+		rv = -1;
+	}
+	if (deps_check() == -1)
+		rv = -1;
+	return rv;
+}
+
+/* No service that waits for s has processes left (deps.c). */
+void
+svc_dependents_down(struct svc *s)
+{
+	if (!pt.shutting_down || s->in_stopq || s->shutdown_sent)
+		return;
+	s->in_stopq = 1;
+	TAILQ_INSERT_TAIL(&stopq, s, stopq);
 }
 
 /*
  * Shutdown: stop services in reverse dependency order.  The recorded
- * intent is kept, so the next herod starts what was running.
+ * intent is kept, so the next herod starts what was running.  Only the
+ * queued services are looked at; a service is queued when shutdown
+ * starts and again when its live-dependent count drops to zero.
  */
 static void
 svc_stop_progress(void)
 {
-	struct svc	*s, *next;
+	static int	 running;
+	struct svc	*s;
 
-	if (!pt.shutting_down || pt.keep_services)
+	if (!pt.shutting_down || pt.keep_services || running)
 		return;
-	RB_FOREACH_SAFE(s, svc_tree, &pt.svcs, next) {
-		if (s->shutdown_sent || svc_has_live_dependent(s))
+	running = 1;
+	while ((s = TAILQ_FIRST(&stopq)) != NULL) {
+		TAILQ_REMOVE(&stopq, s, stopq);
+		s->in_stopq = 0;
+		if (s->shutdown_sent || s->node->nlive > 0)
 			continue;
 		s->shutdown_sent = 1;
 		svc_stop_internal(s, 0);
 	}
+	running = 0;
 }
 
 void
 svc_stop_all(void)
 {
+	struct svc	*s;
+
 	if (pt.keep_services) {
 		proc_stop_all();
 		return;
 	}
+	RB_FOREACH(s, svc_tree, &pt.svcs)
+		svc_dependents_down(s);
 	svc_stop_progress();
 	if (svc_all_stopped())
 		proc_stop_all();
@@ -1233,6 +1331,7 @@ svc_load_job(const struct m_store_job *j)
 	a->job_id = j->ref.job_id;
 	a->restart_count = j->ref.restart_count;
 	a->pid = j->pid;
+	act_sync_live(a);
 	a->pgid = j->pgid;
 	a->starttime = j->starttime;
 	a->state = j->state < AS_MAX ? j->state : AS_STOPPED;
@@ -1283,6 +1382,15 @@ act_adopt(struct act *a)
 	act_send_adopt(a);
 }
 
+/* Recovery: a recorded instance that is not taken back. */
+static void
+act_forget(struct act *a, enum action_state st)
+{
+	a->state = st;
+	a->pid = 0;
+	act_sync_live(a);
+}
+
 static void
 svc_recover(struct svc *s)
 {
@@ -1293,7 +1401,7 @@ svc_recover(struct svc *s)
 	s->was_running = 0;
 	if (s->intent == INTENT_DOWN) {
 		for (i = 0; i < s->nacts; i++)
-			s->acts[i].state = AS_STOPPED, s->acts[i].pid = 0;
+			act_forget(&s->acts[i], AS_STOPPED);
 		svc_update(s);
 		return;
 	}
@@ -1305,6 +1413,7 @@ svc_recover(struct svc *s)
 				continue;
 			}
 			a->pid = 0;
+			act_sync_live(a);
 			if (a->state == AS_FAILED)
 				strlcpy(a->reason, "failed before herod "
 				    "restarted", sizeof(a->reason));
@@ -1318,7 +1427,7 @@ svc_recover(struct svc *s)
 	if (i == s->nacts) {
 		/* nothing left running (clean shutdown): a new run */
 		for (i = 0; i < s->nacts; i++)
-			s->acts[i].state = AS_STOPPED, s->acts[i].pid = 0;
+			act_forget(&s->acts[i], AS_STOPPED);
 		svc_start(s);
 		return;
 	}
@@ -1329,6 +1438,7 @@ svc_recover(struct svc *s)
 			continue;
 		}
 		a->pid = 0;
+		act_sync_live(a);
 		if (a->conf->kind == KIND_ONESHOT && a->state == AS_EXITED)
 			continue;
 		all = 0;

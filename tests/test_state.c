@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <event2/event.h>
 
@@ -47,7 +48,9 @@ proc_send(enum proc_id id, uint32_t type, int fd, const void *data,
 	return 0;
 }
 int proc_ready(enum proc_id id) { return 1; }
-void proc_stop_all(void) { }
+static int		 nstop_all;	/* proc_stop_all() calls */
+
+void proc_stop_all(void) { nstop_all++; }
 void proc_push_service(struct service_conf *sc) { }
 void proc_push_remove(const char *n) { }
 void control_state_changed(struct svc *s) { }
@@ -98,9 +101,20 @@ setup(void)
 	if (pt.base == NULL)
 		pt.base = event_base_new();
 	RB_INIT(&pt.svcs);
+	ck_assert_uint_eq(pt.nlive, 0);
+	ck_assert_int_eq(svc_check(), 0);
 	pt.next_job_id = pt.next_run_id = 1;
 	pt.started = 1;
+	pt.shutting_down = pt.keep_services = 0;
 	nsent = 0;
+	nstop_all = 0;
+}
+
+/* every test ends with the counters and the index matching a recount */
+static void
+teardown(void)
+{
+	ck_assert_int_eq(svc_check(), 0);
 }
 
 static void
@@ -112,6 +126,7 @@ spawned(struct act *a, pid_t pid)
 	act_ref(a, &m.ref);
 	m.pid = m.pgid = pid;
 	act_spawned(&m);
+	ck_assert_int_eq(svc_check(), 0);
 }
 
 static void
@@ -125,6 +140,7 @@ exited(struct act *a, int wstatus)
 	e.wstatus = wstatus;
 	e.known = 1;
 	act_exited(&e);
+	ck_assert_int_eq(svc_check(), 0);
 }
 
 static void
@@ -421,6 +437,266 @@ START_TEST(stop_then_stopped)
 }
 END_TEST
 
+/* services for the dependency tests: NAME, waiting for the list AFTER */
+static struct svc *
+load_dep(const char *name, const char *after)
+{
+	char	 json[512];
+
+	snprintf(json, sizeof(json), "{\"name\":\"%s\",\"after\":[%s],"
+	    "\"autostart\":false,\"actions\":[{\"name\":\"m\","
+	    "\"exec\":[\"/x\"]}]}", name, after);
+	return load(json);
+}
+
+/* services of the M_SPAWN (or M_STOP) messages sent since *from */
+static void
+sent_services(uint32_t type, size_t *from, char *buf, size_t len)
+{
+	const struct m_ref	*r;
+
+	buf[0] = '\0';
+	for (; *from < nsent; (*from)++) {
+		if (sent[*from].type != type)
+			continue;
+		r = (const struct m_ref *)sent[*from].data;
+		if (buf[0] != '\0')
+			strlcat(buf, " ", len);
+		strlcat(buf, r->service, len);
+	}
+}
+
+START_TEST(after_chain_start_order)
+{
+	struct svc	*a, *b, *c, *d;
+	char		 got[256];
+	size_t		 mark = 0;
+
+	c = load_dep("c", "\"b\"");
+	b = load_dep("b", "\"a\"");
+	a = load_dep("a", "");
+	d = load_dep("d", "\"a\",\"c\"");
+	svc_start(d);
+	svc_start(c);
+	svc_start(b);
+	svc_start(a);
+	sent_services(M_SPAWN, &mark, got, sizeof(got));
+	ck_assert_str_eq(got, "a");
+	ck_assert_int_eq(b->acts[0].state, AS_WAITING);
+	ck_assert_str_eq(b->acts[0].reason, "waiting for a");
+	ck_assert_str_eq(d->acts[0].reason, "waiting for a");
+	ck_assert_ptr_eq(dep_find("a")->svc, a);
+	ck_assert_uint_eq(dep_find("a")->nedges, 2);	/* b and d */
+	spawned(&a->acts[0], 100);
+	sent_services(M_SPAWN, &mark, got, sizeof(got));
+	ck_assert_str_eq(got, "b");
+	ck_assert_str_eq(d->acts[0].reason, "waiting for c");
+	spawned(&b->acts[0], 101);
+	sent_services(M_SPAWN, &mark, got, sizeof(got));
+	ck_assert_str_eq(got, "c");
+	spawned(&c->acts[0], 102);
+	sent_services(M_SPAWN, &mark, got, sizeof(got));
+	ck_assert_str_eq(got, "d");
+	spawned(&d->acts[0], 103);
+	ck_assert_int_eq(d->state, SS_RUNNING);
+	ck_assert_uint_eq(pt.nlive, 4);
+	/* a restart of a does not touch what already runs */
+	exited(&a->acts[0], SIGKILL);
+	ck_assert_int_eq(b->acts[0].state, AS_RUNNING);
+	ck_assert_uint_eq(pt.nlive, 3);
+}
+END_TEST
+
+/* Many dependents of one service: each starts once, when it runs. */
+START_TEST(after_fan_out)
+{
+	struct svc	*root, *v[300];
+	char		 name[16];
+	size_t		 i;
+
+	root = load_dep("root", "");
+	for (i = 0; i < nitems(v); i++) {
+		snprintf(name, sizeof(name), "d%03zu", i);
+		v[i] = load_dep(name, "\"root\"");
+		svc_start(v[i]);
+	}
+	ck_assert_uint_eq(count_sent(M_SPAWN), 0);
+	ck_assert_uint_eq(dep_find("root")->nedges, nitems(v));
+	svc_start(root);
+	ck_assert_uint_eq(count_sent(M_SPAWN), 1);
+	spawned(&root->acts[0], 100);
+	ck_assert_uint_eq(count_sent(M_SPAWN), 1 + nitems(v));
+	for (i = 0; i < nitems(v); i++)
+		ck_assert_int_eq(v[i]->acts[0].state, AS_STARTING);
+	ck_assert_uint_eq(pt.nlive, 1 + nitems(v));
+}
+END_TEST
+
+/*
+ * Shutdown: dependents first, then what they wait for; the live counter
+ * reaches zero with the last exit, and only then are the workers told.
+ */
+START_TEST(shutdown_dependents_first)
+{
+	struct svc	*a, *b, *c, *d;
+	char		 got[256];
+	size_t		 mark;
+
+	a = load_dep("a", "");
+	b = load_dep("b", "\"a\"");
+	c = load_dep("c", "\"a\"");
+	d = load_dep("d", "\"b\"");
+	svc_start(a);
+	spawned(&a->acts[0], 100);
+	svc_start(b);
+	spawned(&b->acts[0], 101);
+	svc_start(c);
+	spawned(&c->acts[0], 102);
+	svc_start(d);			/* spawn pending when shutdown starts */
+	ck_assert_uint_eq(pt.nlive, 4);
+	mark = nsent;
+	pt.shutting_down = 1;
+	svc_stop_all();
+	sent_services(M_STOP, &mark, got, sizeof(got));
+	ck_assert_str_eq(got, "c d");
+	ck_assert_uint_eq(dep_find("a")->nlive, 2);
+	ck_assert(!svc_all_stopped());
+	exited(&c->acts[0], SIGTERM);
+	sent_services(M_STOP, &mark, got, sizeof(got));
+	ck_assert_str_eq(got, "");	/* b still runs */
+	spawned(&d->acts[0], 103);	/* arrives after its M_STOP */
+	ck_assert_int_eq(d->acts[0].state, AS_STOPPING);
+	ck_assert_uint_eq(pt.nlive, 3);
+	exited(&d->acts[0], SIGTERM);
+	sent_services(M_STOP, &mark, got, sizeof(got));
+	ck_assert_str_eq(got, "b");
+	exited(&b->acts[0], SIGTERM);
+	sent_services(M_STOP, &mark, got, sizeof(got));
+	ck_assert_str_eq(got, "a");
+	ck_assert_uint_eq(pt.nlive, 1);
+	ck_assert_int_eq(nstop_all, 0);
+	ck_assert(!svc_all_stopped());
+	exited(&a->acts[0], SIGTERM);
+	ck_assert_uint_eq(pt.nlive, 0);
+	ck_assert(svc_all_stopped());
+	ck_assert_int_eq(nstop_all, 1);
+	ck_assert_int_eq(a->state, SS_STOPPED);
+}
+END_TEST
+
+/* A spawn that fails while shutting down counts down too. */
+START_TEST(shutdown_spawn_failed)
+{
+	struct svc	*a, *b;
+	struct m_failed	 f;
+
+	a = load_dep("a", "");
+	b = load_dep("b", "\"a\"");
+	svc_start(a);
+	spawned(&a->acts[0], 100);
+	svc_start(b);
+	pt.shutting_down = 1;
+	svc_stop_all();
+	ck_assert_uint_eq(count_sent(M_STOP), 1);	/* b */
+	memset(&f, 0, sizeof(f));
+	act_ref(&b->acts[0], &f.ref);
+	f.error = ENOENT;
+	act_spawn_failed(&f);
+	ck_assert_int_eq(svc_check(), 0);
+	ck_assert_int_eq(b->state, SS_STOPPED);
+	ck_assert_uint_eq(count_sent(M_STOP), 2);	/* then a */
+	ck_assert_int_eq(nstop_all, 0);
+	exited(&a->acts[0], SIGTERM);
+	ck_assert(svc_all_stopped());
+	ck_assert_int_eq(nstop_all, 1);
+}
+END_TEST
+
+static char	 confdir[64];
+
+static void
+write_conf(const char *name, const char *after)
+{
+	char	 path[128];
+	FILE	*f;
+
+	snprintf(path, sizeof(path), "%s/%s.json", confdir, name);
+	if (after == NULL) {
+		ck_assert_int_eq(unlink(path), 0);
+		return;
+	}
+	ck_assert_ptr_nonnull(f = fopen(path, "w"));
+	fprintf(f, "{\"name\":\"%s\",\"after\":[%s],\"autostart\":false,"
+	    "\"actions\":[{\"name\":\"m\",\"exec\":[\"/x\"]}]}\n", name,
+	    after);
+	fclose(f);
+}
+
+START_TEST(reload_changes_dependencies)
+{
+	struct svc	*a, *b;
+	char		 got[256];
+	size_t		 mark = 0;
+
+	strlcpy(confdir, "/tmp/herod-test-state.XXXXXX", sizeof(confdir));
+	ck_assert_ptr_nonnull(mkdtemp(confdir));
+	strlcpy(herod_env.confdir, confdir, sizeof(herod_env.confdir));
+	write_conf("a", "");
+	write_conf("b", "\"a\"");
+	ck_assert_int_eq(config_initial(), 0);
+	a = svc_find("a");
+	b = svc_find("b");
+	svc_start(b);
+	ck_assert_int_eq(b->acts[0].state, AS_WAITING);
+	ck_assert_uint_eq(dep_find("a")->nedges, 1);
+
+	/* b drops its dependency: it is replaced and starts at once */
+	write_conf("b", "");
+	ck_assert_int_eq(reload_config(NULL, NULL, 0), 0);
+	ck_assert_int_eq(svc_check(), 0);
+	ck_assert_uint_eq(dep_find("a")->nedges, 0);
+	b = svc_find("b");
+	sent_services(M_SPAWN, &mark, got, sizeof(got));
+	ck_assert_str_eq(got, "b");
+	spawned(&b->acts[0], 100);
+
+	/* and gets it back while running: stopped, then waits for a */
+	write_conf("b", "\"a\"");
+	ck_assert_int_eq(reload_config(NULL, NULL, 0), 0);
+	ck_assert_int_eq(svc_check(), 0);
+	ck_assert_uint_eq(count_sent(M_STOP), 1);
+	exited(&b->acts[0], SIGTERM);
+	ck_assert_ptr_eq(svc_find("b"), b);
+	ck_assert_int_eq(b->acts[0].state, AS_WAITING);
+	ck_assert_uint_eq(dep_find("a")->nedges, 1);
+	ck_assert_uint_eq(dep_find("a")->nlive, 0);
+	svc_start(a);
+	spawned(&a->acts[0], 101);
+	sent_services(M_SPAWN, &mark, got, sizeof(got));
+	ck_assert_str_eq(got, "a b");
+	spawned(&b->acts[0], 102);
+	ck_assert_uint_eq(dep_find("a")->nlive, 1);
+
+	/* a goes, b no longer waits for it: both stop, a is dropped */
+	write_conf("a", NULL);
+	write_conf("b", "");
+	ck_assert_int_eq(reload_config(NULL, NULL, 0), 0);
+	ck_assert_int_eq(svc_check(), 0);
+	ck_assert_ptr_eq(svc_find("a"), a);		/* until it stopped */
+	ck_assert_int_eq(a->removing, 1);
+	exited(&a->acts[0], SIGTERM);
+	ck_assert_ptr_null(svc_find("a"));
+	ck_assert_ptr_nonnull(dep_find("a"));		/* old b still waits */
+	exited(&b->acts[0], SIGTERM);
+	ck_assert_ptr_null(dep_find("a"));
+	ck_assert_int_eq(b->acts[0].state, AS_STARTING);
+	ck_assert_uint_eq(pt.nlive, 1);
+
+	write_conf("b", NULL);
+	rmdir(confdir);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -429,7 +705,7 @@ main(void)
 	SRunner	*sr;
 	int	 nf;
 
-	tcase_add_checked_fixture(tc, setup, NULL);
+	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, start_running);
 	tcase_add_test(tc, crash_restarts_same_job);
 	tcase_add_test(tc, restart_limit);
@@ -442,6 +718,11 @@ main(void)
 	tcase_add_test(tc, probe_restart);
 	tcase_add_test(tc, oneshot_then_process);
 	tcase_add_test(tc, stop_then_stopped);
+	tcase_add_test(tc, after_chain_start_order);
+	tcase_add_test(tc, after_fan_out);
+	tcase_add_test(tc, shutdown_dependents_first);
+	tcase_add_test(tc, shutdown_spawn_failed);
+	tcase_add_test(tc, reload_changes_dependencies);
 	suite_add_tcase(su, tc);
 	sr = srunner_create(su);
 	srunner_set_fork_status(sr, CK_NOFORK);
