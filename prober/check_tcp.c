@@ -5,8 +5,8 @@
  * deadline (probe.c) covers all of it; run->phase names where it was.
  *
  * Keep-alive: a periodic http run whose reply was ok and complete leaves
- * its connection to the probe (conn_keep), and the next periodic run
- * takes it (conn_take) instead of connecting.  A kept connection never
+ * its connection to the probe (conn_release), and the next periodic run
+ * borrows it (conn_take) instead of connecting.  A kept connection never
  * hides a listener that stopped accepting for long: it serves at most
  * CONN_MAX_USES checks and lives at most CONN_MAX_AGE_MS, then a check
  * connects afresh.  While idle it is watched, and closed as soon as the
@@ -34,9 +34,9 @@
 #define CONN_NOFILE_WANT	65536	/* soft RLIMIT_NOFILE asked for */
 #define CONN_NOFILE_RESERVE	128	/* fds never used for idle ones */
 
-static size_t	 conn_idle_n, conn_idle_max;
+static size_t	 conn_n, conn_max;	/* kept connections */
 
-static void	 conn_idle(int, short, void *);
+static void	 conn_read(int, short, void *);
 static int	 tcp_retry(struct probe_run *);
 static void	 tcp_connect_done(int, short, void *);
 static void	 tcp_connect_via_spawner(struct probe_run *);
@@ -65,58 +65,62 @@ conn_init(void)
 		}
 	}
 	if (rl.rlim_cur > 2 * CONN_NOFILE_RESERVE)
-		conn_idle_max = (rl.rlim_cur - CONN_NOFILE_RESERVE) / 2;
-	log_debug("%s: at most %zu idle connections", __func__,
-	    conn_idle_max);
+		conn_max = (rl.rlim_cur - CONN_NOFILE_RESERVE) / 2;
+	log_debug("%s: at most %zu kept connections", __func__, conn_max);
 }
 
-/* The probe's idle connection for a periodic run, or -1: connect. */
+/*
+ * The probe's kept connection, lent to its periodic run, or -1: connect.
+ * Its persistent read event stays as it is (conn_read passes what comes
+ * to the run), so that a reused connection costs no epoll_ctl.
+ */
 int
 conn_take(struct probe *p)
 {
-	int	 fd = p->conn_fd;
-
-	if (fd == -1)
+	if (p->conn_fd == -1 || p->conn_lent)
 		return -1;
 	if (p->conn_uses >= CONN_MAX_USES ||
 	    now_us() - p->conn_since_us >= (int64_t)CONN_MAX_AGE_MS * 1000) {
 		conn_close(p);
 		return -1;
 	}
-	event_del(p->conn_ev);
-	p->conn_fd = -1;
-	conn_idle_n--;
-	return fd;
+	p->conn_lent = 1;
+	return p->conn_fd;
 }
 
-/* A decided run leaves its connection to its probe (or closes it). */
+/* A decided run's connection: kept for the probe, or closed. */
 void
-conn_keep(struct probe_run *run)
+conn_release(struct probe_run *run)
 {
 	struct probe	*p = run->probe;
 	int		 fd = run->fd;
 
 	run->fd = -1;
-	if (p->conn_fd != -1 || !p->svc->enabled ||
-	    conn_idle_n >= conn_idle_max) {
+	if (run->reused) {
+		p->conn_lent = 0;
+		if (run->keep)
+			p->conn_uses++;
+		else
+			conn_close(p);
+		return;
+	}
+	if (!run->keep || p->conn_fd != -1 || !p->svc->enabled ||
+	    conn_n >= conn_max) {
 		close(fd);
 		return;
 	}
-	if (run->reused)
-		p->conn_uses++;
-	else {
-		p->conn_uses = 1;
-		p->conn_since_us = run->start_us;
-	}
 	if (p->conn_ev == NULL)
-		p->conn_ev = event_new(prober_base, fd, EV_READ, conn_idle, p);
-	else if (event_assign(p->conn_ev, prober_base, fd, EV_READ,
-	    conn_idle, p) == -1)
+		p->conn_ev = event_new(prober_base, fd, EV_READ | EV_PERSIST,
+		    conn_read, p);
+	else if (event_assign(p->conn_ev, prober_base, fd,
+	    EV_READ | EV_PERSIST, conn_read, p) == -1)
 		fatalx("%s: event_assign", __func__);
 	if (p->conn_ev == NULL || event_add(p->conn_ev, NULL) == -1)
 		fatalx("%s: event", __func__);
 	p->conn_fd = fd;
-	conn_idle_n++;
+	p->conn_uses = 1;
+	p->conn_since_us = run->start_us;
+	conn_n++;
 }
 
 void
@@ -127,15 +131,24 @@ conn_close(struct probe *p)
 	event_del(p->conn_ev);
 	close(p->conn_fd);
 	p->conn_fd = -1;
-	conn_idle_n--;
+	p->conn_lent = 0;
+	conn_n--;
 }
 
-/* EOF, a reset or unasked-for bytes on an idle connection: drop it. */
+/*
+ * Bytes or EOF on a kept connection: the reply of the run it is lent
+ * to, or, while idle, EOF, a reset or unasked-for bytes: drop it.
+ */
 static void
-conn_idle(int fd, short ev, void *arg)
+conn_read(int fd, short ev, void *arg)
 {
-	struct probe	*p = arg;
+	struct probe		*p = arg;
+	struct probe_run	*run = p->periodic;
 
+	if (p->conn_lent && run != NULL && run->reused && run->fd == fd) {
+		tcp_read(fd, ev, run);
+		return;
+	}
 	log_debug("%s: %s/%s: idle connection closed", __func__,
 	    p->svc->name, p->conf->name);
 	conn_close(p);
@@ -294,7 +307,15 @@ tcp_write(int fd, short ev, void *arg)
 		run->woff += (size_t)n;
 	}
 	run->phase = "waiting for reply";
-	probe_set_event(run, EV_READ | EV_PERSIST, tcp_read);
+	if (!run->reused) {
+		probe_set_event(run, EV_READ | EV_PERSIST, tcp_read);
+		return;
+	}
+	/* the probe's event on a kept connection reads for us */
+	if (run->ev != NULL) {
+		event_free(run->ev);
+		run->ev = NULL;
+	}
 }
 
 static void
@@ -341,9 +362,9 @@ tcp_retry(struct probe_run *run)
 		event_free(run->ev);
 		run->ev = NULL;
 	}
-	close(run->fd);
 	run->fd = -1;
 	run->reused = 0;
+	conn_close(run->probe);
 	run->woff = 0;
 	run->scan = 0;
 	check_tcp(run);

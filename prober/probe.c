@@ -263,6 +263,12 @@ probe_enable(struct psvc *svc, int on)
 	size_t			 i;
 
 	svc->enabled = on;
+	if (!on) {
+		/* results of a disabled probe would only confuse the parent */
+		TAILQ_FOREACH_SAFE(run, &runs, entry, trun)
+			if (run->probe->svc == svc && run->group == NULL)
+				probe_free_run(run);
+	}
 	for (i = 0; i < svc->nprobes; i++) {
 		p = &svc->probes[i];
 		if (!on) {
@@ -283,12 +289,6 @@ probe_enable(struct psvc *svc, int on)
 		p->first_run = 1;
 		timer_add_ms(p->tick, rand_below(spread));
 	}
-	if (on)
-		return;
-	/* results of a disabled probe would only confuse the parent */
-	TAILQ_FOREACH_SAFE(run, &runs, entry, trun)
-		if (run->probe->svc == svc && run->group == NULL)
-			probe_free_run(run);
 }
 
 static void
@@ -619,10 +619,8 @@ probe_free_run(struct probe_run *run)
 		event_free(run->ev);
 	if (run->deadline != NULL)
 		event_free(run->deadline);
-	if (run->fd != -1 && run->keep)
-		conn_keep(run);
-	else if (run->fd != -1)
-		close(run->fd);
+	if (run->fd != -1)
+		conn_release(run);
 	free(run->wbuf);
 	free(run->rbuf);
 	free(run);

@@ -43,10 +43,11 @@ struct probe {
 	struct probe_run	*periodic;	/* running periodic run */
 	int			 first_run;	/* next tick is the first */
 	/* the kept connection: idle, or lent to the periodic run */
-	int			 conn_fd;	/* -1 none or lent */
+	int			 conn_fd;	/* -1 none */
+	int			 conn_lent;
 	uint32_t		 conn_uses;	/* checks done on it */
 	int64_t			 conn_since_us;	/* when it was opened */
-	struct event		*conn_ev;	/* EOF while idle */
+	struct event		*conn_ev;	/* read, while conn_fd */
 };
 
 /* A service as the prober knows it. */
@@ -119,7 +120,7 @@ void		 probe_set_event(struct probe_run *, short,
 void		 check_tcp(struct probe_run *);
 void		 conn_init(void);
 int		 conn_take(struct probe *);
-void		 conn_keep(struct probe_run *);
+void		 conn_release(struct probe_run *);
 void		 conn_close(struct probe *);
 
 /* check_http.c */
