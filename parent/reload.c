@@ -172,6 +172,8 @@ reload_config(yajl_gen g, char *err, size_t errlen)
 	for (i = 0; i < n[1]; i++)
 		if (svc_find(lists[1][i]) == NULL)
 			svc_kick_name(lists[1][i]);
+	if (log_getverbose() > 0)
+		svc_check();
 	for (i = 0; i < 4; i++) {
 		size_t	 j;
 

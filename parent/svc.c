@@ -1284,6 +1284,8 @@ svc_stop_all(void)
 		proc_stop_all();
 		return;
 	}
+	if (log_getverbose() > 0)
+		svc_check();
 	RB_FOREACH(s, svc_tree, &pt.svcs)
 		svc_dependents_down(s);
 	svc_stop_progress();
@@ -1384,9 +1386,8 @@ act_adopt(struct act *a)
 
 /* Recovery: a recorded instance that is not taken back. */
 static void
-act_forget(struct act *a, enum action_state st)
+act_forget(struct act *a)
 {
-	a->state = st;
 	a->pid = 0;
 	act_sync_live(a);
 }
@@ -1400,8 +1401,10 @@ svc_recover(struct svc *s)
 
 	s->was_running = 0;
 	if (s->intent == INTENT_DOWN) {
-		for (i = 0; i < s->nacts; i++)
-			act_forget(&s->acts[i], AS_STOPPED);
+		for (i = 0; i < s->nacts; i++) {
+			s->acts[i].state = AS_STOPPED;
+			act_forget(&s->acts[i]);
+		}
 		svc_update(s);
 		return;
 	}
@@ -1412,8 +1415,7 @@ svc_recover(struct svc *s)
 				act_adopt(a);
 				continue;
 			}
-			a->pid = 0;
-			act_sync_live(a);
+			act_forget(a);
 			if (a->state == AS_FAILED)
 				strlcpy(a->reason, "failed before herod "
 				    "restarted", sizeof(a->reason));
@@ -1426,8 +1428,10 @@ svc_recover(struct svc *s)
 			break;
 	if (i == s->nacts) {
 		/* nothing left running (clean shutdown): a new run */
-		for (i = 0; i < s->nacts; i++)
-			act_forget(&s->acts[i], AS_STOPPED);
+		for (i = 0; i < s->nacts; i++) {
+			s->acts[i].state = AS_STOPPED;
+			act_forget(&s->acts[i]);
+		}
 		svc_start(s);
 		return;
 	}
@@ -1437,8 +1441,7 @@ svc_recover(struct svc *s)
 			act_adopt(a);
 			continue;
 		}
-		a->pid = 0;
-		act_sync_live(a);
+		act_forget(a);
 		if (a->conf->kind == KIND_ONESHOT && a->state == AS_EXITED)
 			continue;
 		all = 0;
