@@ -57,7 +57,11 @@ def test_singleton_replaces_previous(h):
     s = h.wait_state("single", "running", 20)
     wait_for(lambda: old.poll() is not None, 10, "old instance stopped")
     new = s["actions"][0]["pid"]
-    check(new != old.pid and pid_alive(new))
+    check(new != old.pid, "new instance %r is the old pid" % new)
+    if not pid_alive(new):
+        _, out, _ = h.ctl("logs", "single")
+        raise Fail("new instance %d died; now %r; its output: %r" %
+                   (new, h.svc("single"), out))
     with open(os.path.join(h.run, "pids", "single.main.pid")) as f:
         check(int(f.read()) == new, "pid file rewritten")
     c = socket.socket(socket.AF_UNIX)
