@@ -151,7 +151,7 @@ reap_adopt(const struct m_spawned *rec)
 	in->pgid = rec->pgid;
 	in->starttime = rec->starttime;
 	in->adopted = 1;
-	in->pidfd = in->execfd = -1;
+	in->pidfd = -1;
 	TAILQ_INSERT_TAIL(&sp->insts, in, entry);
 	RB_INSERT(inst_pids, &sp->pids, in);
 	reap_watch_pidfd(in);

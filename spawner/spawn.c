@@ -1,7 +1,7 @@
 /*
- * Starting action instances: environment, credentials, fds, fork and
- * exec.  Exec success is learnt asynchronously from a close-on-exec
- * status pipe: EOF means the exec happened, an int means it did not.
+ * Starting action instances: environment, credentials and fds are
+ * prepared here, launch.c starts the process; whether the exec happened
+ * is known when launch() returns.
  */
 #include <sys/resource.h>
 #include <sys/stat.h>
@@ -29,42 +29,28 @@
 #include "util.h"
 
 #define DEFAULT_PATH	"/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
-#define MAXV(a, b)	((a) > (b) ? (a) : (b))
-
-extern char	**environ;
 
 struct cred {
-	uid_t	 uid;
-	gid_t	 gid;
-	char	 user[64];
-	char	 home[PATH_MAX];
-	int	 change;		/* setuid needed */
-};
-
-/* What the child reports when it cannot exec. */
-struct exec_err {
-	int	 stage;
-	int	 error;
-};
-
-enum { ST_FDS = 1, ST_RLIMIT, ST_CHDIR, ST_GROUPS, ST_GID, ST_UID,
-    ST_EXEC };
-static const char *stage_names[] = {
-	"", "setting up fds", "setrlimit", "chdir", "setgroups", "setgid",
-	"setuid", "exec"
+	uid_t		 uid;
+	gid_t		 gid;
+	char		 user[64];
+	char		 home[PATH_MAX];
+	int		 change;		/* setuid needed */
+	const gid_t	*groups;		/* supplementary, if change */
+	size_t		 ngroups;
 };
 
 struct spawn_ctx {
 	char		**argv;
 	char		**envp;
 	size_t		  nenv;
+	const char	 *path;			/* PATH in envp */
 	struct cred	  cred;
 	int		  outfd, errfd;		/* fifo write ends */
 	int		  readyw;		/* ready pipe write end */
-	int		  ready_fd;
-	int		  statusw;
-	struct action_conf *ac;
 };
+
+static int	 spawn_nullfd = -1;
 
 int
 spawn_paths(const struct m_ref *ref, const char *what, char *buf,
@@ -92,8 +78,8 @@ spawn_paths(const struct m_ref *ref, const char *what, char *buf,
 }
 
 /*
- * getpwnam(3) reads /etc/passwd: remember the last answers.  A name not
- * in the cache is always looked up, so users added later are found.
+ * getpwnam(3) and getgrouplist(3) read /etc: remember the last answers
+ * until the next configuration push (users may have changed with it).
  */
 #define CRED_CACHE	16
 static struct cred_cache {
@@ -101,53 +87,99 @@ static struct cred_cache {
 	uid_t		 uid;
 	gid_t		 gid;
 	char		 home[PATH_MAX];
+	gid_t		*groups;	/* supplementary groups for groups_gid */
+	int		 ngroups;
+	gid_t		 groups_gid;
 } cred_cache[CRED_CACHE];
 static size_t		 cred_cache_next;
 
-static struct passwd *
-pw_lookup(const char *name, uid_t uid, struct passwd *out)
+void
+spawn_cred_flush(void)
 {
-	struct passwd	*pw;
-	size_t		 i;
+	size_t	 i;
 
 	for (i = 0; i < CRED_CACHE; i++) {
-		struct cred_cache *cc = &cred_cache[i];
+		free(cred_cache[i].groups);
+		memset(&cred_cache[i], 0, sizeof(cred_cache[i]));
+	}
+}
 
+static struct cred_cache *
+pw_lookup(const char *name, uid_t uid)
+{
+	struct cred_cache	*cc;
+	struct passwd		*pw;
+	size_t			 i;
+
+	for (i = 0; i < CRED_CACHE; i++) {
+		cc = &cred_cache[i];
 		if (cc->name[0] == '\0')
 			continue;
 		if ((name != NULL && strcmp(cc->name, name) == 0) ||
-		    (name == NULL && cc->uid == uid)) {
-			out->pw_name = cc->name;
-			out->pw_uid = cc->uid;
-			out->pw_gid = cc->gid;
-			out->pw_dir = cc->home;
-			return out;
-		}
+		    (name == NULL && cc->uid == uid))
+			return cc;
 	}
+	errno = 0;
 	pw = name != NULL ? getpwnam(name) : getpwuid(uid);
-	if (pw == NULL || strlen(pw->pw_name) >= sizeof(cred_cache[0].name))
-		return pw;
-	i = cred_cache_next++ % CRED_CACHE;
-	strlcpy(cred_cache[i].name, pw->pw_name, sizeof(cred_cache[i].name));
-	cred_cache[i].uid = pw->pw_uid;
-	cred_cache[i].gid = pw->pw_gid;
-	strlcpy(cred_cache[i].home, pw->pw_dir, sizeof(cred_cache[i].home));
-	return pw;
+	if (pw == NULL)
+		return NULL;
+	if (strlen(pw->pw_name) >= sizeof(cc->name) ||
+	    strlen(pw->pw_dir) >= sizeof(cc->home)) {
+		errno = ENAMETOOLONG;
+		return NULL;
+	}
+	cc = &cred_cache[cred_cache_next++ % CRED_CACHE];
+	free(cc->groups);
+	memset(cc, 0, sizeof(*cc));
+	strlcpy(cc->name, pw->pw_name, sizeof(cc->name));
+	cc->uid = pw->pw_uid;
+	cc->gid = pw->pw_gid;
+	strlcpy(cc->home, pw->pw_dir, sizeof(cc->home));
+	return cc;
+}
+
+/* The supplementary groups of cc's user with gid as its group. */
+static int
+cred_groups(struct cred_cache *cc, gid_t gid)
+{
+	gid_t	*g;
+	int	 n = 32;
+
+	if (cc->groups != NULL && cc->groups_gid == gid)
+		return 0;
+	free(cc->groups);
+	cc->groups = NULL;
+	for (;;) {
+		if ((g = reallocarray(NULL, (size_t)n, sizeof(*g))) == NULL)
+			return -1;
+		if (getgrouplist(cc->name, gid, g, &n) != -1)
+			break;
+		free(g);
+		if (n > 65536) {
+			errno = E2BIG;
+			return -1;
+		}
+		n *= 2;
+	}
+	cc->groups = g;
+	cc->ngroups = n;
+	cc->groups_gid = gid;
+	return 0;
 }
 
 static int
 resolve_cred(struct action_conf *ac, struct cred *c, char *err,
     size_t errlen)
 {
-	struct passwd	*pw, pwbuf;
-	struct group	*gr;
-	const char	*user = ac->user;
+	struct cred_cache	*pw;
+	struct group		*gr;
+	const char		*user = ac->user;
 
 	memset(c, 0, sizeof(*c));
 	if (!sp->env->sysmode) {
-		pw = pw_lookup(NULL, getuid(), &pwbuf);
+		pw = pw_lookup(NULL, getuid());
 		if (user != NULL && (pw == NULL ||
-		    strcmp(pw->pw_name, user) != 0)) {
+		    strcmp(pw->name, user) != 0)) {
 			snprintf(err, errlen, "user %s: only the invoking "
 			    "user in user mode", user);
 			return EPERM;
@@ -159,22 +191,21 @@ resolve_cred(struct action_conf *ac, struct cred *c, char *err,
 		}
 		c->uid = getuid();
 		c->gid = getgid();
-		strlcpy(c->user, pw ? pw->pw_name : "", sizeof(c->user));
-		strlcpy(c->home, pw ? pw->pw_dir : "/", sizeof(c->home));
+		strlcpy(c->user, pw ? pw->name : "", sizeof(c->user));
+		strlcpy(c->home, pw ? pw->home : "/", sizeof(c->home));
 		return 0;
 	}
 	if (user == NULL)
 		user = "root";
-	errno = 0;
-	if ((pw = pw_lookup(user, 0, &pwbuf)) == NULL) {
+	if ((pw = pw_lookup(user, 0)) == NULL) {
 		snprintf(err, errlen, "unknown user %s", user);
 		return errno ? errno : ENOENT;
 	}
-	c->uid = pw->pw_uid;
-	c->gid = pw->pw_gid;
+	c->uid = pw->uid;
+	c->gid = pw->gid;
 	c->change = 1;
-	strlcpy(c->user, pw->pw_name, sizeof(c->user));
-	strlcpy(c->home, pw->pw_dir, sizeof(c->home));
+	strlcpy(c->user, pw->name, sizeof(c->user));
+	strlcpy(c->home, pw->home, sizeof(c->home));
 	if (ac->group != NULL) {
 		errno = 0;
 		if ((gr = getgrnam(ac->group)) == NULL) {
@@ -183,6 +214,13 @@ resolve_cred(struct action_conf *ac, struct cred *c, char *err,
 		}
 		c->gid = gr->gr_gid;
 	}
+	if (cred_groups(pw, c->gid) == -1) {
+		snprintf(err, errlen, "groups of %s: %s", user,
+		    strerror(errno));
+		return errno;
+	}
+	c->groups = pw->groups;
+	c->ngroups = (size_t)pw->ngroups;
 	return 0;
 }
 
@@ -256,6 +294,9 @@ build_env(struct spawn_ctx *ctx, const struct m_ref *ref,
 		}
 		free(v);
 	}
+	for (i = 0; i < ctx->nenv; i++)
+		if (strncmp(ctx->envp[i], "PATH=", 5) == 0)
+			ctx->path = ctx->envp[i] + 5;
 	return 0;
 }
 
@@ -299,124 +340,38 @@ build_argv(struct spawn_ctx *ctx, const struct m_ref *ref,
 	return 0;
 }
 
-/*
- * Child side: stdin /dev/null, stdout/stderr the fifos, the ready pipe at
- * ready.fd, every other fd closed but the close-on-exec status pipe.
- */
 static int
-child_fds(struct spawn_ctx *ctx)
+null_fd(void)
 {
-	int	 fd, nullfd, top, low, st;
-
-	/* above every target fd, within RLIMIT_NOFILE */
-	low = (ctx->readyw != -1 ? ctx->ready_fd : 2) + 1;
-	if ((st = fcntl(ctx->statusw, F_DUPFD_CLOEXEC, low)) == -1)
-		return -1;
-	ctx->statusw = st;
-	if ((ctx->outfd = fcntl(ctx->outfd, F_DUPFD, low)) == -1 ||
-	    (ctx->errfd = fcntl(ctx->errfd, F_DUPFD, low)) == -1)
-		return -1;
-	if (ctx->readyw != -1 &&
-	    (ctx->readyw = fcntl(ctx->readyw, F_DUPFD, low)) == -1)
-		return -1;
-	if ((nullfd = open("/dev/null", O_RDONLY)) == -1 ||
-	    dup2(nullfd, 0) == -1 || dup2(ctx->outfd, 1) == -1 ||
-	    dup2(ctx->errfd, 2) == -1)
-		return -1;
-	if (ctx->readyw != -1 && dup2(ctx->readyw, ctx->ready_fd) == -1)
-		return -1;
-	top = MAXV(MAXV(ctx->statusw, ctx->outfd),
-	    MAXV(ctx->errfd, ctx->readyw));
-	for (fd = 3; fd <= top; fd++) {
-		if (fd == ctx->statusw ||
-		    (ctx->readyw != -1 && fd == ctx->ready_fd))
-			continue;
-		close(fd);
-	}
-	closefrom(top + 1);
-	return 0;
+	if (spawn_nullfd == -1)
+		spawn_nullfd = open("/dev/null", O_RDWR | O_CLOEXEC);
+	return spawn_nullfd;
 }
 
-/* Child side: never returns. */
-__attribute__((noreturn)) static void
-child_exec(struct spawn_ctx *ctx)
+/* The launch of an action or exec probe as ctx prepared it. */
+static void
+launch_init(struct launch *l, struct spawn_ctx *ctx, struct action_conf *ac)
 {
-	struct exec_err	 ee = { 0, 0 };
-	struct action_conf *ac = ctx->ac;
-	struct rlimit	 rl;
-	sigset_t	 set;
-	size_t		 i;
-	int		 sig;
-
-	for (sig = 1; sig < NSIG; sig++)
-		signal(sig, SIG_DFL);
-	sigemptyset(&set);
-	sigprocmask(SIG_SETMASK, &set, NULL);
-	setsid();
-
-	ee.stage = ST_FDS;
-	if (child_fds(ctx) == -1)
-		goto fail;
-
-	ee.stage = ST_RLIMIT;
-	for (i = 0; i < ac->nrlimits; i++) {
-		rl.rlim_cur = rl.rlim_max = ac->rlimits[i].value;
-		if (setrlimit(ac->rlimits[i].resource, &rl) == -1)
-			goto fail;
-	}
-	umask(ac->umask >= 0 ? (mode_t)ac->umask : 022);
-	if (ctx->cred.change) {
-		ee.stage = ST_GROUPS;
-		if (initgroups(ctx->cred.user, ctx->cred.gid) == -1)
-			goto fail;
-		ee.stage = ST_GID;
-		if (setresgid(ctx->cred.gid, ctx->cred.gid,
-		    ctx->cred.gid) == -1)
-			goto fail;
-		ee.stage = ST_UID;
-		if (setresuid(ctx->cred.uid, ctx->cred.uid,
-		    ctx->cred.uid) == -1)
-			goto fail;
-	}
-	ee.stage = ST_CHDIR;
-	if (chdir(ac->workdir ? ac->workdir : ctx->cred.home) == -1 &&
-	    (ac->workdir != NULL || chdir("/") == -1))
-		goto fail;
-	ee.stage = ST_EXEC;
-	environ = ctx->envp;
-	execvp(ctx->argv[0], ctx->argv);
- fail:
-	ee.error = errno;
-	(void)write(ctx->statusw, &ee, sizeof(ee));
-	_exit(127);
+	memset(l, 0, sizeof(*l));
+	l->argv = ctx->argv;
+	l->envp = ctx->envp;
+	l->path = ctx->path;
+	l->extra_fd = -1;
+	l->umask = ac->umask >= 0 ? (mode_t)ac->umask : 022;
+	l->change_cred = ctx->cred.change;
+	l->uid = ctx->cred.uid;
+	l->gid = ctx->cred.gid;
+	l->groups = ctx->cred.groups;
+	l->ngroups = ctx->cred.ngroups;
+	l->workdir = ac->workdir ? ac->workdir : ctx->cred.home;
+	l->chdir_fallback = ac->workdir == NULL;
 }
 
 static void
-exec_status_cb(int fd, short ev, void *arg)
+spawn_spawned(struct inst *in)
 {
-	struct inst		*in = arg;
-	struct exec_err		 ee;
 	struct m_spawned	 s;
-	ssize_t			 n;
 
-	n = read(fd, &ee, sizeof(ee));
-	if (n == -1 && (errno == EAGAIN || errno == EINTR))
-		return;
-	event_free(in->ev_exec);
-	in->ev_exec = NULL;
-	close(in->execfd);
-	in->execfd = -1;
-	if (n == (ssize_t)sizeof(ee)) {
-		if (ee.stage < 1 || ee.stage > ST_EXEC)
-			ee.stage = ST_EXEC;
-		send_failed(&in->ref, ee.error, "%s %s: %s",
-		    stage_names[ee.stage],
-		    ee.stage == ST_EXEC ? "failed" : "failed before exec",
-		    strerror(ee.error));
-		/* the child exits 127; reaping must not report it again */
-		in->stopping = 2;
-		return;
-	}
 	memset(&s, 0, sizeof(s));
 	s.ref = in->ref;
 	s.pid = in->pid;
@@ -514,7 +469,7 @@ spawn_start(const struct m_spawn *req)
 	if ((in = calloc(1, sizeof(*in))) == NULL)
 		fatal("%s: calloc", __func__);
 	in->ref = req->ref;
-	in->pidfd = in->execfd = -1;
+	in->pidfd = -1;
 	TAILQ_INSERT_TAIL(&sp->insts, in, entry);
 	prespawn_run(in, sc, ac);
 }
@@ -527,8 +482,9 @@ spawn_do(struct inst *in)
 	struct service_conf	*sc;
 	struct action_conf	*ac;
 	char			 sockdir[PATH_MAX], err[REASON_BUF];
+	struct launch		 l;
 	int			 outr = -1, errr = -1, readyr = -1;
-	int			 st[2] = { -1, -1 }, rp[2], e;
+	int			 rp[2], e;
 	struct m_ref		 ref = in->ref;
 	pid_t			 pid;
 
@@ -540,7 +496,6 @@ spawn_do(struct inst *in)
 		send_failed(&ref, ENOENT, "unknown action");
 		return;
 	}
-	ctx.ac = ac;
 	if ((e = resolve_cred(ac, &ctx.cred, err, sizeof(err))) != 0) {
 		inst_free(in);
 		send_failed(&ref, e, "%s", err);
@@ -565,34 +520,41 @@ spawn_do(struct inst *in)
 			goto syserr;
 		readyr = rp[0];
 		ctx.readyw = rp[1];
-		ctx.ready_fd = ac->ready_fd;
 	}
-	if (pipe2(st, O_CLOEXEC) == -1)
+	if (null_fd() == -1)
 		goto syserr;
-	ctx.statusw = st[1];
-	switch ((pid = fork())) {
-	case -1:
+	launch_init(&l, &ctx, ac);
+	l.fd0 = spawn_nullfd;
+	l.fd1 = ctx.outfd;
+	l.fd2 = ctx.errfd;
+	l.extra_fd = ctx.readyw;
+	l.extra_target = ac->ready_fd;
+	l.rlimits = ac->rlimits;
+	l.nrlimits = ac->nrlimits;
+	if ((pid = launch(&l)) == -1)
 		goto syserr;
-	case 0:
-		child_exec(&ctx);
-	}
-	sp->nforked++;
-	close(st[1]);
+	ctx_free(&ctx);
 	in->pid = in->pgid = pid;
 	RB_INSERT(inst_pids, &sp->pids, in);
-	in->execfd = st[0];
-	set_nonblock(in->execfd);
-	in->ev_exec = event_new(sp->base, in->execfd, EV_READ | EV_PERSIST,
-	    exec_status_cb, in);
-	if (in->ev_exec == NULL || event_add(in->ev_exec, NULL) == -1)
-		fatalx("%s: event", __func__);
+	if (l.failed) {
+		close(outr);
+		close(errr);
+		if (readyr != -1)
+			close(readyr);
+		send_failed(&ref, l.error, "%s %s: %s",
+		    launch_stage_name(l.stage), l.stage == LAUNCH_ST_EXEC ?
+		    "failed" : "failed before exec", strerror(l.error));
+		/* it has exited 127; reaping must not report it again */
+		in->stopping = 2;
+		return;
+	}
 	/* Hand the read ends over before M_SPAWNED is sent. */
 	send_logfd(&ref, 1, outr);
 	send_logfd(&ref, 2, errr);
 	if (readyr != -1)
 		spawner_send(M_READYFD, readyr, &ref, sizeof(ref));
-	ctx_free(&ctx);
-	log_debug("%s/%s: forked pid %d (job %llu restart %u)", ref.service,
+	spawn_spawned(in);
+	log_debug("%s/%s: started pid %d (job %llu restart %u)", ref.service,
 	    ref.action, (int)pid, (unsigned long long)ref.job_id,
 	    ref.restart_count);
 	return;
@@ -605,10 +567,6 @@ spawn_do(struct inst *in)
 		close(errr);
 	if (readyr != -1)
 		close(readyr);
-	if (st[0] != -1)
-		close(st[0]);
-	if (st[1] != -1)
-		close(st[1]);
 	inst_free(in);
 	send_failed(&ref, e, "cannot spawn: %s", strerror(e));
 }
@@ -623,6 +581,7 @@ struct execprobe {
 	struct m_exec_probe	 req;
 	pid_t			 pid;
 	int			 timedout;
+	char			 failed[96];	/* before exec: why */
 	int64_t			 started_us;
 	struct event		*ev_timer;
 };
@@ -676,14 +635,13 @@ reap_exec_probe_pid(pid_t pid, int st)
 		return 1;
 	TAILQ_REMOVE(&execprobes, ep, entry);
 	killpg(ep->pid, SIGKILL);
-	if (ep->timedout)
+	if (ep->failed[0] != '\0')
+		execprobe_reply(ep, 0, "%s", ep->failed);
+	else if (ep->timedout)
 		execprobe_reply(ep, 0, "timeout after %u ms",
 		    ep->req.timeout_ms);
 	else if (WIFEXITED(st) && WEXITSTATUS(st) == 0)
 		execprobe_reply(ep, 1, "%s", "");
-	else if (WIFEXITED(st) && WEXITSTATUS(st) == 127)
-		execprobe_reply(ep, 0, "exited with status 127 (exec "
-		    "failed?)");
 	else if (WIFEXITED(st))
 		execprobe_reply(ep, 0, "exited with status %d",
 		    WEXITSTATUS(st));
@@ -718,8 +676,9 @@ execprobe_run(const struct m_exec_probe *req)
 	struct spawn_ctx	 ctx;
 	struct m_ref		 ref;
 	char			 sockdir[PATH_MAX], err[REASON_BUF];
+	struct launch		 l;
 	struct timeval		 tv;
-	int			 e, nullfd;
+	int			 e;
 	pid_t			 pid;
 
 	memset(&tmp, 0, sizeof(tmp));
@@ -748,34 +707,20 @@ execprobe_run(const struct m_exec_probe *req)
 		execprobe_reply(&tmp, 0, "cannot prepare exec probe");
 		return;
 	}
-	switch ((pid = fork())) {
-	case -1:
+	launch_init(&l, &ctx, ac);
+	l.fd0 = l.fd1 = l.fd2 = null_fd();
+	l.chdir_fallback = 1;
+	if (l.fd0 == -1 || (pid = launch(&l)) == -1) {
 		e = errno;
 		ctx_free(&ctx);
-		execprobe_reply(&tmp, 0, "fork: %s", strerror(e));
+		execprobe_reply(&tmp, 0, "cannot start: %s", strerror(e));
 		return;
-	case 0:
-		setsid();
-		signal(SIGPIPE, SIG_DFL);
-		if ((nullfd = open("/dev/null", O_RDWR)) != -1) {
-			dup2(nullfd, 0);
-			dup2(nullfd, 1);
-			dup2(nullfd, 2);
-		}
-		closefrom(3);
-		if (ctx.cred.change && (initgroups(ctx.cred.user,
-		    ctx.cred.gid) == -1 || setresgid(ctx.cred.gid,
-		    ctx.cred.gid, ctx.cred.gid) == -1 ||
-		    setresuid(ctx.cred.uid, ctx.cred.uid, ctx.cred.uid) == -1))
-			_exit(126);
-		if (chdir(ac->workdir ? ac->workdir : ctx.cred.home) == -1)
-			(void)chdir("/");
-		environ = ctx.envp;
-		execvp(ctx.argv[0], ctx.argv);
-		_exit(127);
 	}
-	sp->nforked++;
 	ctx_free(&ctx);
+	if (l.failed)
+		snprintf(tmp.failed, sizeof(tmp.failed), "%s %s: %s",
+		    launch_stage_name(l.stage), l.stage == LAUNCH_ST_EXEC ?
+		    "failed" : "failed before exec", strerror(l.error));
 	if ((ep = calloc(1, sizeof(*ep))) == NULL)
 		fatal("%s: calloc", __func__);
 	*ep = tmp;

@@ -81,10 +81,6 @@ inst_free(struct inst *in)
 		event_free(in->ev_pidfd);
 	if (in->pidfd != -1)
 		close(in->pidfd);
-	if (in->ev_exec != NULL)
-		event_free(in->ev_exec);
-	if (in->execfd != -1)
-		close(in->execfd);
 	if (in->ev_kill != NULL)
 		event_free(in->ev_kill);
 	free(in);
@@ -161,6 +157,7 @@ spawner_dispatch(struct msgev *mev, struct msg *m, void *arg)
 		conf_remove(m);
 		break;
 	case M_CONF_DONE:
+		spawn_cred_flush();	/* users may have changed too */
 		spawner_send(M_CONF_ACK, -1, NULL, 0);
 		break;
 	case M_SPAWN:

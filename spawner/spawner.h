@@ -25,8 +25,6 @@ struct inst {
 	int			 adopted;	/* not our child: pidfd */
 	int			 pidfd;
 	struct event		*ev_pidfd;
-	int			 execfd;	/* exec status pipe, -1 done */
-	struct event		*ev_exec;
 	struct event		*ev_kill;	/* stop escalation timer */
 	int			 stopping;
 	int			 stop_signal;
@@ -51,6 +49,38 @@ struct spawner {
 };
 extern struct spawner	*sp;
 
+/* What launch() starts, and how it went. */
+enum {
+	LAUNCH_ST_NONE, LAUNCH_ST_FDS, LAUNCH_ST_RLIMIT, LAUNCH_ST_GROUPS,
+	LAUNCH_ST_GID, LAUNCH_ST_UID, LAUNCH_ST_CHDIR, LAUNCH_ST_EXEC
+};
+struct launch {
+	char *const		*argv;
+	char *const		*envp;
+	const char		*path;		/* PATH to search argv[0] in */
+	int			 fd0, fd1, fd2;
+	int			 extra_fd;	/* -1: none */
+	int			 extra_target;
+	const struct rlimit_conf *rlimits;
+	size_t			 nrlimits;
+	mode_t			 umask;
+	int			 change_cred;
+	uid_t			 uid;
+	gid_t			 gid;
+	const gid_t		*groups;
+	size_t			 ngroups;
+	const char		*workdir;	/* NULL: stay */
+	int			 chdir_fallback; /* workdir failing: "/" */
+	/* written by the child before it exits 127 */
+	volatile int		 failed;
+	volatile int		 stage;
+	volatile int		 error;
+};
+
+/* launch.c */
+pid_t		 launch(struct launch *);
+const char	*launch_stage_name(int);
+
 /* spawner.c */
 void		 spawner_send(uint32_t, int, const void *, size_t);
 struct inst	*inst_find_ref(const struct m_ref *);
@@ -64,6 +94,7 @@ void		 spawn_do(struct inst *);
 int		 spawn_paths(const struct m_ref *, const char *, char *,
 		    size_t);
 void		 spawn_reopen_logs(const struct m_ref *);
+void		 spawn_cred_flush(void);
 
 /* reap.c */
 void		 reap_init(void);

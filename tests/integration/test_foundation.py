@@ -227,13 +227,109 @@ def test_system_mode_workers(h):
     check(proc_uid(h.workers()["herod: store"]) == uid)
 
 
+# The context an action starts in, written down by the action itself.
+REPORT = ("exec 2>&1; d=$HERO_SOCKET_DIR; "
+          "{ grep -E '^(SigIgn|SigBlk|Groups):' /proc/$$/status; "
+          "echo stdin: $(readlink /proc/$$/fd/0); "
+          "echo cwd: $(pwd); echo umask: $(umask); "
+          "echo sid: $(ps -o sid= -p $$) pid: $$; } > $d/report.tmp; "
+          "mv $d/report.tmp $d/report; exec /bin/sleep 1000")
+
+
+def read_report(h, service):
+    path = os.path.join(h.run, "sockets", service, "report")
+    wait_for(lambda: os.path.exists(path), 10, "%s report" % service)
+    out = {}
+    with open(path) as f:
+        for line in f:
+            k, _, v = line.partition(":")
+            out[k.strip()] = v.strip()
+    return out
+
+
+def test_launch_context(h):
+    """A bare name is found in the action's own PATH; the action gets a
+    session, no ignored or blocked signal, /dev/null, only its fds; a
+    failing chdir and a missing exec probe say why."""
+    bindir = h.mkdir(os.path.join(h.tmp, "bin"))
+    tool = os.path.join(bindir, "herotool")
+    with open(tool, "w") as f:
+        f.write("#!/bin/sh\n" + REPORT + "\n")
+    os.chmod(tool, 0o755)
+    h.service("ctx", [{"name": "main", "exec": ["herotool"],
+                       "env": {"PATH": bindir + ":/usr/bin:/bin"},
+                       "umask": "027", "workdir": h.tmp,
+                       "ready": {"mode": "fd", "fd": 7,
+                                 "timeout_ms": 60000}}],
+              probes=[{"name": "gone", "kind": "exec",
+                       "exec": ["/nonexistent/probe"],
+                       "interval_ms": 60000, "on_failure": "warn"}])
+    h.service("nodir", [{"name": "main", "exec": SLEEP,
+                         "workdir": "/nonexistent/dir"}])
+    h.start()
+    r = read_report(h, "ctx")
+    check(r["SigIgn"] == "0" * 16, "ignored signals: %r" % r)
+    check(r["SigBlk"] == "0" * 16, "blocked signals: %r" % r)
+    pid = h.pid("ctx", "main")
+    wait_for(lambda: open("/proc/%d/cmdline" % pid, "rb").read()
+             .startswith(b"/bin/sleep"), 10, "the action to exec sleep")
+    fds = sorted(int(fd) for fd in os.listdir("/proc/%d/fd" % pid))
+    check(fds == [0, 1, 2, 7], "open fds: %r" % fds)
+    check(r["stdin"] == "/dev/null", r["stdin"])
+    check(r["cwd"] == h.tmp, r["cwd"])
+    check(r["umask"] == "0027", r["umask"])
+    sid, pid = r["sid"].split(" pid: ")
+    check(sid.strip() == pid.strip(), "own session: %r" % r["sid"])
+    s = h.wait_state("nodir", "failed")
+    check("chdir" in s["reason"] and "No such file" in s["reason"],
+          s["reason"])
+    rc, doc, err = h.ctl("status", "ctx")
+    ps = {p["name"]: p for p in doc["services"][0]["probes"]}
+    check(ps["gone"]["ok"] is False and
+          "exec failed: No such file" in ps["gone"]["last_error"],
+          ps["gone"])
+
+
+def test_system_mode_credentials(h):
+    """As another user: its uid, gid and supplementary groups, HOME,
+    and / when its home directory does not exist."""
+    import grp
+    import pwd
+    group = "_herodtestgrp"
+    try:
+        grp.getgrnam(group)
+    except KeyError:
+        subprocess.run(["groupadd", "--system", group], check=True,
+                       timeout=30)
+    subprocess.run(["usermod", "-a", "-G", group, TEST_USER], check=True,
+                   timeout=30)
+    pw = pwd.getpwnam(TEST_USER)
+    want = sorted(os.getgrouplist(TEST_USER, pw.pw_gid))
+    check(grp.getgrnam(group).gr_gid in want, "test group set up")
+    h.service("cred", [{"name": "main", "exec": ["/bin/sh", "-c", REPORT],
+                        "user": TEST_USER}])
+    h.start()
+    r = read_report(h, "cred")
+    check(sorted(int(g) for g in r["Groups"].split()) == want,
+          "groups %r, want %r" % (r["Groups"], want))
+    check(r["cwd"] == "/", "cwd of a user without a home: %r" % r["cwd"])
+    pid = h.pid("cred", "main")
+    check(proc_uid(pid) == pw.pw_uid, "uid")
+    with open("/proc/%d/environ" % pid, "rb") as f:
+        env = f.read().split(b"\0")
+    check(("HOME=%s" % pw.pw_dir).encode() in env, "HOME")
+
+
 TESTS = [test_processes_and_stop, test_workers_sandboxed,
          test_crash_restart_backoff,
          test_policy_never, test_exit_zero_is_stopped, test_missing_binary,
          test_worker_crash, test_two_actions_one_killed,
          test_check_config_and_reload, test_unprivileged_peer,
-         test_system_mode_workers]
+         test_system_mode_workers, test_launch_context,
+         test_system_mode_credentials]
 
 if __name__ == "__main__":
-    run_tests(TESTS, needs_root=(test_system_mode_workers,),
-              sysmode=(test_system_mode_workers,))
+    run_tests(TESTS, needs_root=(test_system_mode_workers,
+                                 test_system_mode_credentials),
+              sysmode=(test_system_mode_workers,
+                       test_system_mode_credentials))

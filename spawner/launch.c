@@ -1,0 +1,228 @@
+/*
+ * Starting a program without copying the spawner: clone(2) with
+ * CLONE_VM | CLONE_VFORK, the way posix_spawn(3) does it.  The child runs
+ * on a stack of its own in the spawner's memory while the spawner waits;
+ * it only makes system calls on data prepared beforehand (no malloc, no
+ * stdio, no global writes) and reports a failure before exec through the
+ * shared struct launch.  When clone returns, the child has either exec'd
+ * or exited 127, so the outcome is known at once: no status pipe.
+ */
+#include <sys/mman.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/types.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <sched.h>
+#include <signal.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "spawner.h"
+
+#if defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define HEROD_ASAN 1
+#endif
+#endif
+#if defined(__SANITIZE_ADDRESS__)
+#define HEROD_ASAN 1
+#endif
+#ifdef HEROD_ASAN
+#include <sanitizer/asan_interface.h>
+#endif
+
+#define LAUNCH_STACK	(256 * 1024)
+
+static char	*launch_stack;
+
+static const char *launch_stages[] = {
+	[LAUNCH_ST_NONE] = "",
+	[LAUNCH_ST_FDS] = "setting up fds",
+	[LAUNCH_ST_RLIMIT] = "setrlimit",
+	[LAUNCH_ST_GROUPS] = "setgroups",
+	[LAUNCH_ST_GID] = "setgid",
+	[LAUNCH_ST_UID] = "setuid",
+	[LAUNCH_ST_CHDIR] = "chdir",
+	[LAUNCH_ST_EXEC] = "exec",
+};
+
+const char *
+launch_stage_name(int stage)
+{
+	if (stage <= LAUNCH_ST_NONE || stage > LAUNCH_ST_EXEC)
+		return "exec";
+	return launch_stages[stage];
+}
+
+/* Child: move the sources out of the way, then onto their targets. */
+static int
+child_fds(struct launch *l)
+{
+	int	 low, src[4], dst[4], n = 3, i;
+
+	src[0] = l->fd0;
+	src[1] = l->fd1;
+	src[2] = l->fd2;
+	dst[0] = 0;
+	dst[1] = 1;
+	dst[2] = 2;
+	if (l->extra_fd != -1) {
+		src[3] = l->extra_fd;
+		dst[3] = l->extra_target;
+		n = 4;
+	}
+	low = (n == 4 && l->extra_target > 2 ? l->extra_target : 2) + 1;
+	for (i = 0; i < n; i++)
+		if ((src[i] = fcntl(src[i], F_DUPFD, low)) == -1)
+			return -1;
+	for (i = 0; i < n; i++)
+		if (dup2(src[i], dst[i]) == -1)
+			return -1;
+	if (n == 4) {
+		if (dst[3] > 3 && close_range(3, dst[3] - 1, 0) == -1)
+			return -1;
+		return close_range(dst[3] + 1, ~0U, 0);
+	}
+	return close_range(3, ~0U, 0);
+}
+
+static int
+child_creds(struct launch *l)
+{
+	if (!l->change_cred)
+		return 0;
+	/* raw calls: glibc's wrappers would signal the spawner's threads */
+	l->stage = LAUNCH_ST_GROUPS;
+	if (syscall(SYS_setgroups, l->ngroups, l->groups) == -1)
+		return -1;
+	l->stage = LAUNCH_ST_GID;
+	if (syscall(SYS_setresgid, l->gid, l->gid, l->gid) == -1)
+		return -1;
+	l->stage = LAUNCH_ST_UID;
+	if (syscall(SYS_setresuid, l->uid, l->uid, l->uid) == -1)
+		return -1;
+	return 0;
+}
+
+/* Child: execvp(3) without touching environ, and without a shell. */
+static void
+child_exec(struct launch *l)
+{
+	const char	*file = l->argv[0], *p, *end;
+	char		 buf[PATH_MAX];
+	size_t		 dl, fl = strlen(file);
+	int		 eacces = 0;
+
+	if (strchr(file, '/') != NULL || l->path == NULL) {
+		execve(file, l->argv, l->envp);
+		return;
+	}
+	for (p = l->path; ; p = end + 1) {
+		if ((end = strchr(p, ':')) == NULL)
+			end = p + strlen(p);
+		dl = (size_t)(end - p);
+		if (dl + 1 + fl < sizeof(buf)) {
+			memcpy(buf, dl ? p : ".", dl ? dl : 1);
+			dl = dl ? dl : 1;
+			buf[dl] = '/';
+			memcpy(buf + dl + 1, file, fl + 1);
+			execve(buf, l->argv, l->envp);
+			if (errno == EACCES)
+				eacces = 1;
+			else if (errno != ENOENT && errno != ENOTDIR &&
+			    errno != ENAMETOOLONG && errno != ELOOP)
+				return;
+		}
+		if (*end == '\0')
+			break;
+	}
+	if (eacces)
+		errno = EACCES;
+}
+
+static int
+child_main(void *arg)
+{
+	struct launch	*l = arg;
+	struct rlimit	 rl;
+	sigset_t	 set;
+	size_t		 i;
+	int		 sig;
+
+	/* no handler of the spawner's may run here; nothing stays ignored */
+	for (sig = 1; sig < 32; sig++)
+		if (sig != SIGKILL && sig != SIGSTOP)
+			signal(sig, SIG_DFL);
+	sigemptyset(&set);
+	sigprocmask(SIG_SETMASK, &set, NULL);
+	setsid();
+	l->stage = LAUNCH_ST_FDS;
+	if (child_fds(l) == -1)
+		goto fail;
+	l->stage = LAUNCH_ST_RLIMIT;
+	for (i = 0; i < l->nrlimits; i++) {
+		rl.rlim_cur = rl.rlim_max = l->rlimits[i].value;
+		if (setrlimit(l->rlimits[i].resource, &rl) == -1)
+			goto fail;
+	}
+	umask(l->umask);
+	if (child_creds(l) == -1)
+		goto fail;
+	l->stage = LAUNCH_ST_CHDIR;
+	if (l->workdir != NULL && chdir(l->workdir) == -1 &&
+	    (!l->chdir_fallback || chdir("/") == -1))
+		goto fail;
+	l->stage = LAUNCH_ST_EXEC;
+	child_exec(l);
+ fail:
+	l->error = errno;
+	l->failed = 1;
+	_exit(127);
+}
+
+/*
+ * Start l->argv as a new session.  Returns the pid, or -1 if no process
+ * could be made.  A child that could not exec has exited 127 by the time
+ * this returns, with l->failed, l->stage and l->error set: it must still
+ * be reaped.
+ */
+pid_t
+launch(struct launch *l)
+{
+	sigset_t	 all, old;
+	pid_t		 pid;
+	int		 e;
+
+	if (launch_stack == NULL) {
+		launch_stack = mmap(NULL, LAUNCH_STACK, PROT_READ | PROT_WRITE,
+		    MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+		if (launch_stack == MAP_FAILED) {
+			launch_stack = NULL;
+			return -1;
+		}
+	}
+	l->failed = 0;
+	l->stage = LAUNCH_ST_NONE;
+	l->error = 0;
+	sigfillset(&all);
+	sigprocmask(SIG_SETMASK, &all, &old);
+	pid = clone(child_main, launch_stack + LAUNCH_STACK,
+	    CLONE_VM | CLONE_VFORK | SIGCHLD, l);
+	e = errno;
+	sigprocmask(SIG_SETMASK, &old, NULL);
+#ifdef HEROD_ASAN
+	/* the child's frames left shadow bytes behind on the shared stack */
+	__asan_unpoison_memory_region(launch_stack, LAUNCH_STACK);
+#endif
+	if (pid == -1) {
+		errno = e;
+		return -1;
+	}
+	sp->nforked++;
+	return pid;
+}
