@@ -152,7 +152,7 @@ reap_adopt(const struct m_spawned *rec)
 	in->starttime = rec->starttime;
 	in->adopted = 1;
 	in->pidfd = -1;
-	TAILQ_INSERT_TAIL(&sp->insts, in, entry);
+	inst_insert(in);
 	RB_INSERT(inst_pids, &sp->pids, in);
 	reap_watch_pidfd(in);
 	if (in->pidfd == -1 || !proc_alive(in->pid, in->starttime)) {

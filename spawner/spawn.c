@@ -470,7 +470,7 @@ spawn_start(const struct m_spawn *req)
 		fatal("%s: calloc", __func__);
 	in->ref = req->ref;
 	in->pidfd = -1;
-	TAILQ_INSERT_TAIL(&sp->insts, in, entry);
+	inst_insert(in);
 	prespawn_run(in, sc, ac);
 }
 

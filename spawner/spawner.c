@@ -32,6 +32,22 @@ inst_cmp(struct inst *a, struct inst *b)
 }
 RB_GENERATE(inst_pids, inst, by_pid, inst_cmp);
 
+/* By job, service and action; several instances of one ref by age. */
+static int
+inst_ref_cmp(struct inst *a, struct inst *b)
+{
+	int	 r;
+
+	if (a->ref.job_id != b->ref.job_id)
+		return a->ref.job_id < b->ref.job_id ? -1 : 1;
+	if ((r = strcmp(a->ref.service, b->ref.service)) != 0)
+		return r;
+	if ((r = strcmp(a->ref.action, b->ref.action)) != 0)
+		return r;
+	return a->seq < b->seq ? -1 : a->seq > b->seq;
+}
+RB_GENERATE(inst_refs, inst, by_ref, inst_ref_cmp);
+
 void
 spawner_send(uint32_t type, int fd, const void *data, size_t len)
 {
@@ -56,18 +72,27 @@ send_failed(const struct m_ref *ref, int error, const char *fmt, ...)
 	spawner_send(M_SPAWN_FAILED, -1, &f, sizeof(f));
 }
 
+/* The oldest instance of ref's job, service and action. */
 struct inst *
 inst_find_ref(const struct m_ref *ref)
 {
-	struct inst	*in;
+	struct inst	 key, *in;
 
-	TAILQ_FOREACH(in, &sp->insts, entry) {
-		if (in->ref.job_id == ref->job_id &&
-		    strcmp(in->ref.service, ref->service) == 0 &&
-		    strcmp(in->ref.action, ref->action) == 0)
-			return in;
-	}
-	return NULL;
+	key.ref = *ref;
+	key.seq = 0;
+	in = RB_NFIND(inst_refs, &sp->insts, &key);
+	if (in == NULL || in->ref.job_id != ref->job_id ||
+	    strcmp(in->ref.service, ref->service) != 0 ||
+	    strcmp(in->ref.action, ref->action) != 0)
+		return NULL;
+	return in;
+}
+
+void
+inst_insert(struct inst *in)
+{
+	in->seq = ++sp->inst_seq;
+	RB_INSERT(inst_refs, &sp->insts, in);
 }
 
 void
@@ -75,7 +100,7 @@ inst_free(struct inst *in)
 {
 	if (in->pid > 0)
 		RB_REMOVE(inst_pids, &sp->pids, in);
-	TAILQ_REMOVE(&sp->insts, in, entry);
+	RB_REMOVE(inst_refs, &sp->insts, in);
 	prespawn_cancel(in);
 	if (in->ev_pidfd != NULL)
 		event_free(in->ev_pidfd);
@@ -215,7 +240,7 @@ spawner_main(struct herod_env *env)
 	s.env = env;
 	s.self = getpid();
 	TAILQ_INIT(&s.services);
-	TAILQ_INIT(&s.insts);
+	RB_INIT(&s.insts);
 	RB_INIT(&s.pids);
 	setproctitle("spawner");
 	log_procinit("spawner");

@@ -17,7 +17,8 @@ struct msgev;
 /* A running (or being started) instance of an action. */
 struct inst {
 	RB_ENTRY(inst)		 by_pid;
-	TAILQ_ENTRY(inst)	 entry;
+	RB_ENTRY(inst)		 by_ref;
+	uint64_t		 seq;		/* insertion order */
 	struct m_ref		 ref;
 	pid_t			 pid;		/* 0 while pre-spawn runs */
 	pid_t			 pgid;
@@ -34,7 +35,8 @@ struct inst {
 };
 RB_HEAD(inst_pids, inst);
 RB_PROTOTYPE(inst_pids, inst, by_pid, inst_cmp);
-TAILQ_HEAD(inst_list, inst);
+RB_HEAD(inst_refs, inst);
+RB_PROTOTYPE(inst_refs, inst, by_ref, inst_ref_cmp);
 
 struct spawner {
 	struct herod_env	*env;
@@ -42,7 +44,8 @@ struct spawner {
 	struct msgev		*parent;
 	struct service_conf_list services;
 	struct inst_pids	 pids;
-	struct inst_list	 insts;
+	struct inst_refs	 insts;
+	uint64_t		 inst_seq;
 	struct event		*ev_sigchld;
 	pid_t			 self;
 	size_t			 nforked;	/* our children not yet reaped */
@@ -84,6 +87,7 @@ const char	*launch_stage_name(int);
 /* spawner.c */
 void		 spawner_send(uint32_t, int, const void *, size_t);
 struct inst	*inst_find_ref(const struct m_ref *);
+void		 inst_insert(struct inst *);
 void		 inst_free(struct inst *);
 void		 send_failed(const struct m_ref *, int, const char *, ...)
 		    __attribute__((format(printf, 3, 4)));
