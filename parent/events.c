@@ -113,7 +113,7 @@ event_probe(struct svc *s, struct probe_st *p, int ok)
 	g = event_begin(ok ? "probe_ok" : "probe_failed", s->name);
 	gen_kv(g, "probe", p->conf->name);
 	if (!ok) {
-		gen_kv(g, "error", p->last_error);
+		gen_kv(g, "error", PROBE_ERROR(p));
 		gen_kint(g, "consecutive", p->failures);
 	}
 	event_emit(g);

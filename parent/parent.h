@@ -63,8 +63,9 @@ struct probe_st {
 	int			 at_threshold;
 	int			 failing;	/* reached it, not recovered */
 	int64_t			 grace_until;	/* monotonic ms */
-	char			 last_error[REASON_BUF];
+	char			*last_error;	/* NULL: none (most probes) */
 };
+#define PROBE_ERROR(p)	((p)->last_error != NULL ? (p)->last_error : "")
 
 /* One name in a service's "after" list (deps.c). */
 struct dep_edge {

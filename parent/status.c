@@ -90,7 +90,7 @@ status_probe(yajl_gen g, struct probe_st *p)
 	else
 		yajl_gen_bool(g, p->ok);
 	gen_kint(g, "consecutive_failures", p->failures);
-	gen_kv(g, "last_error", p->last_error);
+	gen_kv(g, "last_error", PROBE_ERROR(p));
 	yajl_gen_map_close(g);
 }
 

@@ -134,6 +134,8 @@ svc_unbind_conf(struct svc *s)
 		free(s->acts[i].restart_times);
 	}
 	free(s->acts);
+	for (i = 0; i < s->nprobes; i++)
+		free(s->probes[i].last_error);
 	free(s->probes);
 	s->acts = NULL;
 	s->probes = NULL;
@@ -919,6 +921,20 @@ act_notify(const struct m_notify *n)
 	}
 }
 
+/* Keep the error of a failing probe; a passing one keeps nothing. */
+static void
+probe_error_set(struct probe_st *p, const char *err, size_t max)
+{
+	size_t	 len = strnlen(err, max);
+
+	if (p->last_error != NULL && strlen(p->last_error) == len &&
+	    memcmp(p->last_error, err, len) == 0)
+		return;
+	free(p->last_error);
+	if ((p->last_error = strndup(err, len)) == NULL)
+		fatal("%s: strndup", __func__);
+}
+
 void
 svc_probe_result(const struct m_probe_result *r)
 {
@@ -939,7 +955,8 @@ svc_probe_result(const struct m_probe_result *r)
 		p->ok = 1;
 		p->successes++;
 		p->failures = 0;
-		p->last_error[0] = '\0';
+		free(p->last_error);
+		p->last_error = NULL;
 		if ((p->at_threshold || p->failing) &&
 		    p->successes >= p->conf->success_threshold) {
 			p->at_threshold = 0;
@@ -964,7 +981,7 @@ svc_probe_result(const struct m_probe_result *r)
 	}
 	p->ok = 0;
 	p->successes = 0;
-	strlcpy(p->last_error, r->error, sizeof(p->last_error));
+	probe_error_set(p, r->error, sizeof(r->error));
 	if (now_ms() < p->grace_until && !p->at_threshold)
 		return;
 	for (i = 0; i < s->nacts; i++)
@@ -981,7 +998,7 @@ svc_probe_result(const struct m_probe_result *r)
 	p->at_threshold = 1;
 	p->failing = 1;
 	snprintf(why, sizeof(why), "probe %s failed %u times: %s",
-	    p->conf->name, p->failures, p->last_error);
+	    p->conf->name, p->failures, PROBE_ERROR(p));
 	log_warnx("%s: %s", s->name, why);
 	if (p->conf->on_failure == ONFAIL_RESTART && s->intent == INTENT_UP) {
 		for (i = 0; i < s->nacts; i++) {
@@ -1021,7 +1038,7 @@ svc_problem(struct svc *s, char *buf, size_t len)
 		if (s->probes[i].at_threshold) {
 			snprintf(buf, len, "probe %s failed %u times: %s",
 			    s->probes[i].conf->name, s->probes[i].failures,
-			    s->probes[i].last_error);
+			    PROBE_ERROR(&s->probes[i]));
 			return 1;
 		}
 	}
