@@ -13,6 +13,7 @@
 #include <sys/syscall.h>
 #include <sys/types.h>
 #include <sys/un.h>
+#include <sys/xattr.h>
 
 #include <dirent.h>
 #include <errno.h>
@@ -36,6 +37,7 @@
 #define SYS_pidfd_open 434
 #endif
 #define PREWAIT_MAX	16
+#define PIDFILE_XATTR	"user.herod.start"
 #define PREWAIT_ROUNDS	20
 #define RETRY_MS	50	/* a holder we could not see yet */
 #define PREWAIT_GRACE_MS 5000
@@ -73,30 +75,71 @@ inst_pidfile_path(const struct m_ref *ref, struct action_conf *ac, char *buf,
 	return 0;
 }
 
+/*
+ * The pid file holds the pid alone (kill $(cat FILE) works).  The start
+ * time of the process, which tells a reused pid from ours, goes into an
+ * extended attribute of the file where the file system has them (tmpfs
+ * since Linux 6.6, ext4, ...), else into FILE.start beside it.
+ */
 void
 inst_pidfile_write(struct inst *in)
 {
 	struct service_conf	*sc;
 	struct action_conf	*ac = NULL;
-	char			 buf[64], side[PATH_MAX + 8];
-	int			 n;
+	char			 path[PATH_MAX], tmp[PATH_MAX + 16];
+	char			 buf[32], start[32];
+	int			 fd, n, sn, side;
 
 	if ((sc = service_conf_find(&sp->services, in->ref.service)) != NULL)
 		ac = action_conf_find(sc, in->ref.action);
-	if (inst_pidfile_path(&in->ref, ac, in->pidfile, sizeof(in->pidfile)))
+	if (inst_pidfile_path(&in->ref, ac, path, sizeof(path)) == -1)
 		return;
+	(void)snprintf(tmp, sizeof(tmp), "%s.tmp%d", path, (int)sp->self);
 	n = snprintf(buf, sizeof(buf), "%d\n", (int)in->pid);
-	if (write_file_atomic(in->pidfile, buf, (size_t)n, 0644) == -1) {
-		log_warn("%s: %s", __func__, in->pidfile);
-		in->pidfile[0] = '\0';
+	sn = snprintf(start, sizeof(start), "%llu",
+	    (unsigned long long)in->starttime);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW,
+	    0644);
+	if (fd == -1 || write_all(fd, buf, (size_t)n) == -1) {
+		log_warn("%s: %s", __func__, tmp);
+		if (fd != -1) {
+			close(fd);
+			unlink(tmp);
+		}
 		return;
 	}
-	/* start time beside it, so a reused pid is never taken for ours */
-	snprintf(side, sizeof(side), "%s.start", in->pidfile);
-	n = snprintf(buf, sizeof(buf), "%llu\n",
-	    (unsigned long long)in->starttime);
-	if (write_file_atomic(side, buf, (size_t)n, 0644) == -1)
-		log_warn("%s: %s", __func__, side);
+	side = fsetxattr(fd, PIDFILE_XATTR, start, (size_t)sn, 0) == -1;
+	close(fd);
+	if (rename(tmp, path) == -1) {
+		log_warn("%s: %s", __func__, path);
+		unlink(tmp);
+		return;
+	}
+	if ((in->pidfile = strdup(path)) == NULL)
+		fatal("%s: strdup", __func__);
+	in->pidfile_side = side;
+	if (!side)
+		return;
+	(void)snprintf(tmp, sizeof(tmp), "%s.start", path);
+	start[sn++] = '\n';
+	if (write_file_atomic(tmp, start, (size_t)sn, 0644) == -1)
+		log_warn("%s: %s", __func__, tmp);
+}
+
+/* Remove what inst_pidfile_write() made. */
+void
+inst_pidfile_remove(struct inst *in)
+{
+	char	 side[PATH_MAX + 8];
+
+	if (in->pidfile == NULL)
+		return;
+	unlink(in->pidfile);
+	if (in->pidfile_side && (size_t)snprintf(side, sizeof(side),
+	    "%s.start", in->pidfile) < sizeof(side))
+		unlink(side);
+	free(in->pidfile);
+	in->pidfile = NULL;
 }
 
 static int
@@ -314,9 +357,11 @@ static void
 check_singleton(struct inst *in, struct action_conf *ac,
     struct prewait *pw)
 {
-	char			 path[PATH_MAX], side[PATH_MAX + 8];
-	unsigned long long	 pid, start;
+	char			 path[PATH_MAX], side[PATH_MAX + 8], xa[32];
+	char			*ep;
+	unsigned long long	 pid, start = 0;
 	uint64_t		 st;
+	ssize_t			 xn;
 	int			 ours;
 
 	if (!ac->singleton ||
@@ -325,8 +370,15 @@ check_singleton(struct inst *in, struct action_conf *ac,
 	if (read_number_file(path, &pid) == -1 || pid <= 1 ||
 	    pid > INT_MAX || (pid_t)pid == sp->self)
 		return;
-	snprintf(side, sizeof(side), "%s.start", path);
-	ours = read_number_file(side, &start) == 0;
+	xn = getxattr(path, PIDFILE_XATTR, xa, sizeof(xa) - 1);
+	if (xn > 0) {
+		xa[xn] = '\0';
+		start = strtoull(xa, &ep, 10);
+		ours = ep != xa && *ep == '\0';
+	} else {
+		snprintf(side, sizeof(side), "%s.start", path);
+		ours = read_number_file(side, &start) == 0;
+	}
 	if (proc_stat((pid_t)pid, &st, NULL, NULL, NULL, 0) == -1)
 		return;
 	if (ours && st != start) {

@@ -81,12 +81,7 @@ reap_inst_gone(struct inst *in, int wstatus, int known)
 		log_warn("%s: killpg %d", __func__, (int)in->pgid);
 	kill_job_orphans(in->ref.job_id, SIGKILL);
 	unlink_inst_files(in);
-	if (in->pidfile[0] != '\0') {
-		unlink(in->pidfile);
-		if (strlcat(in->pidfile, ".start", sizeof(in->pidfile)) <
-		    sizeof(in->pidfile))
-			unlink(in->pidfile);
-	}
+	inst_pidfile_remove(in);
 	if (!quiet) {
 		memset(&e, 0, sizeof(e));
 		e.ref = in->ref;

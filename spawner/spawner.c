@@ -108,6 +108,7 @@ inst_free(struct inst *in)
 		close(in->pidfd);
 	if (in->ev_kill != NULL)
 		event_free(in->ev_kill);
+	free(in->pidfile);
 	free(in);
 }
 

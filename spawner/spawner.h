@@ -29,7 +29,8 @@ struct inst {
 	struct event		*ev_kill;	/* stop escalation timer */
 	int			 stopping;
 	int			 stop_signal;
-	char			 pidfile[PATH_MAX];
+	char			*pidfile;	/* written by us, or NULL */
+	int			 pidfile_side;	/* with PATH.start beside */
 	/* pre-spawn: pids we wait to see gone before fork */
 	struct prewait		*prewait;
 };
@@ -119,6 +120,7 @@ void		 prespawn_cancel(struct inst *);
 int		 inst_pidfile_path(const struct m_ref *, struct action_conf *,
 		    char *, size_t);
 void		 inst_pidfile_write(struct inst *);
+void		 inst_pidfile_remove(struct inst *);
 
 /* sockown.c */
 int		 sock_listening(const char *);

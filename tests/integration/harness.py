@@ -143,7 +143,7 @@ class Herod:
         self.user = user
         os.makedirs(self.conf, exist_ok=True)
         self.proc = None
-        self.extra = []          # other processes tests started
+        self.extra = []          # Popen of other processes tests started
 
     def mkdir(self, path):
         """mkdir -p, owned by the user herod runs as."""
@@ -291,10 +291,17 @@ class Herod:
     def kill_everything(self):
         """Kill by pid whatever this test started: herod, its workers, the
         services (found by the tmpdir in their environment) and extras."""
-        pids = set(self.extra)
+        # extras by their Popen: a reaped pid may already be another
+        # process's (pid_max can be as low as 32768)
+        for p in self.extra:
+            if p.poll() is None:
+                p.kill()
+        pids = set()
         if self.proc is not None:
-            pids.add(self.proc.pid)
-            pids.update(self.workers().values())
+            if self.proc.poll() is None:
+                self.proc.kill()
+            pids.update(p for t, p in self.workers().items()
+                        if t != "herod: parent")
         pids.update(proc_children_of_env(self.tmp))
         pids.discard(os.getpid())
         for p in pids:
@@ -307,10 +314,10 @@ class Herod:
                 self.proc.wait(5)
             except subprocess.TimeoutExpired:
                 pass
-        for p in list(self.extra):
+        for p in self.extra:
             try:
-                os.waitpid(p, os.WNOHANG)
-            except OSError:
+                p.wait(5)
+            except subprocess.TimeoutExpired:
                 pass
 
     def cleanup(self):
@@ -352,7 +359,7 @@ def spawn_outside(h, argv, **kw):
     p = subprocess.Popen(argv, stdin=subprocess.DEVNULL,
                          start_new_session=True,
                          preexec_fn=demote_fn(h.runas), **kw)
-    h.extra.append(p.pid)
+    h.extra.append(p)
     return p
 
 

@@ -62,20 +62,41 @@ def test_singleton_replaces_previous(h):
         _, out, _ = h.ctl("logs", "single")
         raise Fail("new instance %d died; now %r; its output: %r" %
                    (new, h.svc("single"), out))
-    with open(os.path.join(h.run, "pids", "single.main.pid")) as f:
-        check(int(f.read()) == new, "pid file rewritten")
+    pf = os.path.join(h.run, "pids", "single.main.pid")
+    with open(pf) as f:
+        check(f.read() == "%d\n" % new, "pid file rewritten, pid alone")
+    check(pidfile_start(pf) == proc_starttime(new),
+          "start time kept with the pid file")
     c = socket.socket(socket.AF_UNIX)
     wait_for(lambda: c.connect(sock) is None or True, 5, "connect")
 
 
-def test_reused_pid_not_killed(h):
+def proc_starttime(pid):
+    with open("/proc/%d/stat" % pid) as f:
+        return int(f.read().rsplit(")", 1)[1].split()[19])
+
+
+def pidfile_start(pf):
+    """The start time herod keeps with a pid file: an extended attribute,
+    or PIDFILE.start where the file system has none."""
+    try:
+        return int(os.getxattr(pf, "user.herod.start"))
+    except OSError:
+        with open(pf + ".start") as f:
+            return int(f.read())
+
+
+def reused_pid_left_alone(h, side):
     bystander = spawn_outside(h, ["/bin/sleep", "1000"])
     os.makedirs(os.path.join(h.run, "pids"), exist_ok=True)
     pf = os.path.join(h.run, "pids", "reuse.main.pid")
     with open(pf, "w") as f:
         f.write("%d\n" % bystander.pid)
-    with open(pf + ".start", "w") as f:
-        f.write("12345\n")        # not the bystander's start time
+    if side:
+        with open(pf + ".start", "w") as f:
+            f.write("12345\n")    # not the bystander's start time
+    else:
+        os.setxattr(pf, "user.herod.start", b"12345")
     h.service("reuse", [{"name": "main", "exec": ["/bin/sleep", "1000"],
                          "singleton": True}])
     h.start()
@@ -83,6 +104,23 @@ def test_reused_pid_not_killed(h):
     check(bystander.poll() is None and pid_alive(bystander.pid),
           "bystander alive")
     check("left alone" in h.logtext())
+
+
+def test_reused_pid_not_killed(h):
+    reused_pid_left_alone(h, side=True)
+
+
+def test_reused_pid_not_killed_xattr(h):
+    os.makedirs(h.run, exist_ok=True)
+    probe = os.path.join(h.run, "xattr-probe")
+    open(probe, "w").close()
+    try:
+        os.setxattr(probe, "user.herod.start", b"1")
+    except OSError as e:
+        print("  (no user xattrs on %s: %s; the .start file is tested)"
+              % (h.run, e))
+        return
+    reused_pid_left_alone(h, side=False)
 
 
 def test_stale_socket_removed(h):
@@ -212,6 +250,7 @@ def test_double_fork_no_survivor(h):
 
 
 TESTS = [test_singleton_replaces_previous, test_reused_pid_not_killed,
+         test_reused_pid_not_killed_xattr,
          test_stale_socket_removed, test_port_held, test_dependencies,
          test_cycle_rejected, test_reload_keeps_unchanged,
          test_operator_stop_survives_restart, test_double_fork_no_survivor]

@@ -249,7 +249,7 @@ def test_follow(h):
     p = subprocess.Popen([HEROCTL, "-s", h.sock, "-j", "logs", "tick",
                           "-n", "1", "-f"], stdout=subprocess.PIPE,
                          stderr=subprocess.PIPE, stdin=subprocess.DEVNULL)
-    h.extra.append(p.pid)
+    h.extra.append(p)
     seen = []
 
     def reader():
