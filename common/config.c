@@ -2167,6 +2167,155 @@ claims_between(struct service_conf *sa, struct service_conf *sb,
 	return bad;
 }
 
+/*
+ * A TCP port or an expanded socket path declared by service v[svc].  All
+ * claims sorted by what they claim put the services sharing one next to
+ * each other: only those pairs go through claims_between().
+ */
+struct claim {
+	char		*path;		/* NULL: a port */
+	unsigned int	 port;
+	size_t		 svc;
+	size_t		 lo, hi;	/* sorted[lo..hi-1] claim the same */
+};
+
+static int
+claim_cmp_key(const struct claim *a, const struct claim *b)
+{
+	if (a->path == NULL && b->path == NULL)
+		return a->port < b->port ? -1 : a->port > b->port;
+	if (a->path == NULL || b->path == NULL)
+		return a->path == NULL ? -1 : 1;
+	return strcmp(a->path, b->path);
+}
+
+static int
+claimp_cmp(const void *a, const void *b)
+{
+	const struct claim	*ca = *(const struct claim *const *)a;
+	const struct claim	*cb = *(const struct claim *const *)b;
+	int			 r;
+
+	if ((r = claim_cmp_key(ca, cb)) != 0)
+		return r;
+	return ca->svc < cb->svc ? -1 : ca->svc > cb->svc;
+}
+
+static int
+size_cmp(const void *a, const void *b)
+{
+	size_t	 x = *(const size_t *)a, y = *(const size_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/*
+ * Services (v, sorted by name) that claim the same port or socket path,
+ * reported pair by pair in the order of v as claims_between() does.
+ * Returns 1 if there are any, 0 if none, -1 out of memory.
+ */
+static int
+check_claims(struct service_conf **v, size_t n, struct config_errors *errs)
+{
+	struct claim		 *cl = NULL, **sorted = NULL;
+	struct action_conf	 *a;
+	char			  sockdir[PATH_BUF], *x;
+	size_t			  ncl = 0, i, j, k, ai, p, nwith;
+	size_t			 *with = NULL, *nw, maxwith = 0;
+	int			  shared = 0, bad = 0, ret = -1;
+
+	for (i = 0; i < n; i++)
+		for (ai = 0; ai < v[i]->nactions; ai++)
+			ncl += v[i]->actions[ai].ntcp_ports +
+			    v[i]->actions[ai].sockets.n;
+	if (ncl == 0)
+		return 0;
+	if ((cl = calloc(ncl, sizeof(*cl))) == NULL ||
+	    (sorted = calloc(ncl, sizeof(*sorted))) == NULL)
+		goto done;
+	/* in the order of v, so that the claims of v[i] are together */
+	ncl = 0;
+	for (i = 0; i < n; i++) {
+		snprintf(sockdir, sizeof(sockdir), "%s%s", CHECK_SOCKDIR,
+		    v[i]->name);
+		for (ai = 0; ai < v[i]->nactions; ai++) {
+			a = &v[i]->actions[ai];
+			for (k = 0; k < a->ntcp_ports; k++) {
+				cl[ncl].port = a->tcp_ports[k];
+				cl[ncl++].svc = i;
+			}
+			for (k = 0; k < a->sockets.n; k++) {
+				/* not expandable: never compared equal */
+				if ((x = config_expand(a->sockets.v[k],
+				    sockdir, v[i]->name, a->name)) == NULL) {
+					if (errno == ENOMEM)
+						goto done;
+					continue;
+				}
+				cl[ncl].path = x;
+				cl[ncl++].svc = i;
+			}
+		}
+	}
+	for (k = 0; k < ncl; k++)
+		sorted[k] = &cl[k];
+	qsort(sorted, ncl, sizeof(*sorted), claimp_cmp);
+	for (p = 0; p < ncl; p = j) {
+		for (j = p + 1; j < ncl &&
+		    claim_cmp_key(sorted[p], sorted[j]) == 0; j++)
+			;
+		if (sorted[p]->svc != sorted[j - 1]->svc)
+			shared = 1;
+		for (k = p; k < j; k++) {
+			sorted[k]->lo = p;
+			sorted[k]->hi = j;
+		}
+	}
+	if (!shared) {
+		ret = 0;
+		goto done;
+	}
+
+	/* for each v[i], the v[j] (j < i) it shares a claim with */
+	for (k = 0; k < ncl; k = p) {
+		i = cl[k].svc;
+		nwith = 0;
+		for (p = k; p < ncl && cl[p].svc == i; p++) {
+			for (j = cl[p].lo; j < cl[p].hi &&
+			    sorted[j]->svc < i; j++) {
+				if (nwith > 0 && with[nwith - 1] ==
+				    sorted[j]->svc)
+					continue;
+				if (nwith == maxwith) {
+					maxwith = maxwith ? maxwith * 2 : 16;
+					if ((nw = reallocarray(with, maxwith,
+					    sizeof(*with))) == NULL)
+						goto done;
+					with = nw;
+				}
+				with[nwith++] = sorted[j]->svc;
+			}
+		}
+		if (nwith == 0)
+			continue;
+		qsort(with, nwith, sizeof(*with), size_cmp);
+		for (j = 0; j < nwith; j++) {
+			if (j > 0 && with[j] == with[j - 1])
+				continue;
+			if (claims_between(v[i], v[with[j]], errs))
+				bad = 1;
+		}
+	}
+	ret = bad;
+ done:
+	for (k = 0; k < ncl; k++)
+		free(cl[k].path);
+	free(cl);
+	free(sorted);
+	free(with);
+	return ret;
+}
+
 int
 config_check_set(struct service_conf_list *list, struct config_errors *errs)
 {
@@ -2234,10 +2383,13 @@ config_check_set(struct service_conf_list *list, struct config_errors *errs)
 		bad = 1;
 		break;
 	}
-	for (i = 0; i < n; i++)
-		for (j = 0; j < i; j++)
-			if (claims_between(v[i], v[j], errs))
-				bad = 1;
+	switch (check_claims(v, n, errs)) {
+	case -1:
+		goto oom;
+	case 1:
+		bad = 1;
+		break;
+	}
 	graph_free(&g);
 	free(v);
 	return bad ? -1 : 0;
@@ -2424,6 +2576,50 @@ service_conf_find(struct service_conf_list *list, const char *name)
 	return NULL;
 }
 
+int
+service_conf_cmp(struct service_conf *a, struct service_conf *b)
+{
+	return strcmp(a->name, b->name);
+}
+
+RB_GENERATE(service_conf_tree, service_conf, node, service_conf_cmp);
+
+struct service_conf *
+service_conf_lookup(struct service_conf_tree *t, const char *name)
+{
+	struct service_conf	*sc = RB_ROOT(t);
+	int			 c;
+
+	while (sc != NULL) {
+		if ((c = strcmp(name, sc->name)) == 0)
+			return sc;
+		sc = c < 0 ? RB_LEFT(sc, node) : RB_RIGHT(sc, node);
+	}
+	return NULL;
+}
+
+struct service_conf *
+service_conf_insert(struct service_conf_tree *t, struct service_conf *sc)
+{
+	struct service_conf	*old;
+
+	if ((old = RB_INSERT(service_conf_tree, t, sc)) == NULL)
+		return NULL;
+	RB_REMOVE(service_conf_tree, t, old);
+	RB_INSERT(service_conf_tree, t, sc);
+	return old;
+}
+
+struct service_conf *
+service_conf_remove(struct service_conf_tree *t, const char *name)
+{
+	struct service_conf	*sc;
+
+	if ((sc = service_conf_lookup(t, name)) != NULL)
+		RB_REMOVE(service_conf_tree, t, sc);
+	return sc;
+}
+
 struct action_conf *
 action_conf_find(struct service_conf *sc, const char *name)
 {
@@ -2504,6 +2700,17 @@ service_conf_list_free(struct service_conf_list *list)
 
 	while ((sc = TAILQ_FIRST(list)) != NULL) {
 		TAILQ_REMOVE(list, sc, entry);
+		service_conf_free(sc);
+	}
+}
+
+void
+service_conf_tree_free(struct service_conf_tree *t)
+{
+	struct service_conf	*sc;
+
+	while ((sc = RB_ROOT(t)) != NULL) {
+		RB_REMOVE(service_conf_tree, t, sc);
 		service_conf_free(sc);
 	}
 }

@@ -6,6 +6,7 @@
 #define HEROD_CONFIG_H
 
 #include <sys/queue.h>
+#include <sys/tree.h>
 #include <sys/types.h>
 #include <stdint.h>
 
@@ -108,9 +109,12 @@ struct service_conf {
 	char			*path;			/* file it came from */
 	char			*text;			/* raw file contents */
 	size_t			 textlen;
-	TAILQ_ENTRY(service_conf) entry;
+	TAILQ_ENTRY(service_conf) entry;	/* in a service_conf_list */
+	RB_ENTRY(service_conf)	 node;		/* in a service_conf_tree */
 };
 TAILQ_HEAD(service_conf_list, service_conf);
+RB_HEAD(service_conf_tree, service_conf);
+RB_PROTOTYPE(service_conf_tree, service_conf, node, service_conf_cmp);
 
 struct config_errors {
 	char		*msg[CONFIG_MAX_ERRORS];	/* "web.json: key: why" */
@@ -141,8 +145,25 @@ int			 config_check_set(struct service_conf_list *,
 			    struct config_errors *);
 void			 service_conf_free(struct service_conf *);
 void			 service_conf_list_free(struct service_conf_list *);
+/* A linear scan: for lists from config_load_dir(), not per message. */
 struct service_conf	*service_conf_find(struct service_conf_list *,
 			    const char *);
+/*
+ * Services indexed by name, for lookups per message (RB_INIT() the tree
+ * first).  service_conf_insert() adds sc and returns the service of the
+ * same name it replaces, taken out of the tree, or NULL;
+ * service_conf_remove() takes the named service out and returns it, or
+ * NULL.  service_conf_tree_free() frees every service in the tree.
+ */
+int			 service_conf_cmp(struct service_conf *,
+			    struct service_conf *);
+struct service_conf	*service_conf_lookup(struct service_conf_tree *,
+			    const char *);
+struct service_conf	*service_conf_insert(struct service_conf_tree *,
+			    struct service_conf *);
+struct service_conf	*service_conf_remove(struct service_conf_tree *,
+			    const char *);
+void			 service_conf_tree_free(struct service_conf_tree *);
 struct action_conf	*action_conf_find(struct service_conf *,
 			    const char *);
 struct probe_conf	*probe_conf_find(struct service_conf *,

@@ -21,6 +21,10 @@
 
 #include "config.h"
 
+#ifndef nitems
+#define nitems(_a)	(sizeof((_a)) / sizeof((_a)[0]))
+#endif
+
 static const char *
 testdata(void)
 {
@@ -614,6 +618,180 @@ START_TEST(test_check_set)
 }
 END_TEST
 
+/* Not TAILQ_INSERT_TAIL(list, f(), entry): it evaluates f() twice. */
+static void
+add(struct service_conf_list *list, struct service_conf *sc)
+{
+	TAILQ_INSERT_TAIL(list, sc, entry);
+}
+
+/* A service with one action "m" declaring ports and sockets (JSON). */
+static struct service_conf *
+claimer(const char *name, const char *ports, const char *sockets)
+{
+	char	 t[1024];
+
+	snprintf(t, sizeof(t), "{\"name\":\"%s\",\"actions\":[{\"name\":"
+	    "\"m\",\"exec\":[\"x\"],\"tcp_ports\":[%s],\"sockets\":[%s]}]}",
+	    name, ports, sockets);
+	return parse_ok(name, t);
+}
+
+START_TEST(test_claims_sockets)
+{
+	struct service_conf_list	 list;
+	struct config_errors		 errs;
+
+	TAILQ_INIT(&list);
+	memset(&errs, 0, sizeof(errs));
+	/* the same text in two services expands to two paths */
+	add(&list, claimer("c", "", "\"$HERO_SOCKET_DIR/rpc.sock\""));
+	add(&list, claimer("a", "",
+	    "\"$HERO_SOCKET_DIR/rpc.sock\",\"/tmp/${HERO_ACTION}.sock\""));
+	ck_assert_int_eq(config_check_set(&list, &errs), 0);
+	ck_assert_uint_eq(errs.n, 0);
+	/* a literal path equal to a's expanded one, and a plain one */
+	add(&list, claimer("b", "",
+	    "\"/tmp/b.sock\",\"/run/herod/sockets/a/rpc.sock\""));
+	add(&list, claimer("d", "", "\"/tmp/m.sock\",\"/tmp/b.sock\""));
+	ck_assert_int_eq(config_check_set(&list, &errs), -1);
+	ck_assert_uint_eq(errs.n, 3);
+	ck_assert_str_eq(errs.msg[0],
+	    "b.json: actions[0].sockets[1]: also declared by a/m");
+	ck_assert_str_eq(errs.msg[1],
+	    "d.json: actions[0].sockets[0]: also declared by a/m");
+	ck_assert_str_eq(errs.msg[2],
+	    "d.json: actions[0].sockets[1]: also declared by b/m");
+	config_errors_clear(&errs);
+	service_conf_list_free(&list);
+}
+END_TEST
+
+START_TEST(test_claims_ports)
+{
+	struct service_conf_list	 list;
+	struct config_errors		 errs;
+
+	TAILQ_INIT(&list);
+	memset(&errs, 0, sizeof(errs));
+	add(&list, claimer("a", "8080,8081", ""));
+	add(&list, claimer("b", "9090", ""));
+	ck_assert_int_eq(config_check_set(&list, &errs), 0);
+	ck_assert_uint_eq(errs.n, 0);
+	/* the first port in c's order that a also declares */
+	add(&list, claimer("c", "7000,8081,8080", "\"/tmp/c.sock\""));
+	add(&list, claimer("d", "9090,8080", "\"/tmp/c.sock\""));
+	ck_assert_int_eq(config_check_set(&list, &errs), -1);
+	ck_assert_uint_eq(errs.n, 5);
+	ck_assert_str_eq(errs.msg[0],
+	    "c.json: actions[0].tcp_ports: port 8081 is also declared by a/m");
+	ck_assert_str_eq(errs.msg[1],
+	    "d.json: actions[0].tcp_ports: port 8080 is also declared by a/m");
+	ck_assert_str_eq(errs.msg[2],
+	    "d.json: actions[0].tcp_ports: port 9090 is also declared by b/m");
+	ck_assert_str_eq(errs.msg[3],
+	    "d.json: actions[0].tcp_ports: port 8080 is also declared by c/m");
+	ck_assert_str_eq(errs.msg[4],
+	    "d.json: actions[0].sockets[0]: also declared by c/m");
+	config_errors_clear(&errs);
+	service_conf_list_free(&list);
+}
+END_TEST
+
+START_TEST(test_claims_many)
+{
+	struct service_conf_list	 list;
+	struct config_errors		 errs;
+	char				 name[16], ports[16], socks[128];
+	int				 i;
+
+	TAILQ_INIT(&list);
+	memset(&errs, 0, sizeof(errs));
+	for (i = 0; i < 2000; i++) {
+		snprintf(name, sizeof(name), "s%04d", i);
+		snprintf(ports, sizeof(ports), "%d", 10000 + i);
+		snprintf(socks, sizeof(socks), "\"$HERO_SOCKET_DIR/s.sock\","
+		    "\"/tmp/%d.sock\"", i);
+		add(&list, claimer(name, ports, socks));
+	}
+	ck_assert_int_eq(config_check_set(&list, &errs), 0);
+	ck_assert_uint_eq(errs.n, 0);
+	add(&list, claimer("t", "20000,11999",
+	    "\"/run/herod/sockets/s0007/s.sock\""));
+	ck_assert_int_eq(config_check_set(&list, &errs), -1);
+	ck_assert_uint_eq(errs.n, 2);
+	ck_assert_str_eq(errs.msg[0],
+	    "t.json: actions[0].sockets[0]: also declared by s0007/m");
+	ck_assert_str_eq(errs.msg[1], "t.json: actions[0].tcp_ports: "
+	    "port 11999 is also declared by s1999/m");
+	config_errors_clear(&errs);
+	service_conf_list_free(&list);
+}
+END_TEST
+
+START_TEST(test_service_tree)
+{
+	struct service_conf_tree	 t;
+	struct service_conf		*sc, *prev, *v[300];
+	char				 name[16], big[100];
+	size_t				 i, n;
+
+	RB_INIT(&t);
+	ck_assert_ptr_null(service_conf_lookup(&t, "s0"));
+	ck_assert_ptr_null(service_conf_remove(&t, "s0"));
+	for (i = 0; i < nitems(v); i++) {
+		/* not in name order */
+		snprintf(name, sizeof(name), "s%zu", (i * 7) % nitems(v));
+		v[(i * 7) % nitems(v)] = sc = claimer(name, "", "");
+		ck_assert_ptr_null(service_conf_insert(&t, sc));
+	}
+	for (i = 0; i < nitems(v); i++) {
+		snprintf(name, sizeof(name), "s%zu", i);
+		ck_assert_ptr_eq(service_conf_lookup(&t, name), v[i]);
+	}
+	ck_assert_ptr_null(service_conf_lookup(&t, "s300"));
+	ck_assert_ptr_null(service_conf_lookup(&t, "s"));
+	ck_assert_ptr_null(service_conf_lookup(&t, ""));
+	memset(big, 's', sizeof(big) - 1);
+	big[sizeof(big) - 1] = '\0';
+	ck_assert_ptr_null(service_conf_lookup(&t, big));
+
+	/* a new definition replaces the old one */
+	sc = claimer("s42", "4242", "");
+	ck_assert_ptr_eq(service_conf_insert(&t, sc), v[42]);
+	service_conf_free(v[42]);
+	v[42] = sc;
+	ck_assert_ptr_eq(service_conf_lookup(&t, "s42"), sc);
+	ck_assert_uint_eq(sc->actions[0].ntcp_ports, 1);
+
+	/* remove every other one */
+	for (i = 0; i < nitems(v); i += 2) {
+		snprintf(name, sizeof(name), "s%zu", i);
+		ck_assert_ptr_eq(service_conf_remove(&t, name), v[i]);
+		ck_assert_ptr_null(service_conf_remove(&t, name));
+		service_conf_free(v[i]);
+		v[i] = NULL;
+	}
+	for (i = 0; i < nitems(v); i++) {
+		snprintf(name, sizeof(name), "s%zu", i);
+		ck_assert_ptr_eq(service_conf_lookup(&t, name), v[i]);
+	}
+	/* in name order */
+	n = 0;
+	prev = NULL;
+	RB_FOREACH(sc, service_conf_tree, &t) {
+		if (prev != NULL)
+			ck_assert_int_lt(strcmp(prev->name, sc->name), 0);
+		prev = sc;
+		n++;
+	}
+	ck_assert_uint_eq(n, nitems(v) / 2);
+	service_conf_tree_free(&t);
+	ck_assert(RB_EMPTY(&t));
+	ck_assert_ptr_null(service_conf_lookup(&t, "s1"));
+}
+END_TEST
+
 START_TEST(test_valid_name)
 {
 	char	 s[80];
@@ -773,6 +951,10 @@ config_suite(void)
 	tcase_add_test(tc, test_error_cap);
 	tcase_add_test(tc, test_load_dir_files);
 	tcase_add_test(tc, test_check_set);
+	tcase_add_test(tc, test_claims_sockets);
+	tcase_add_test(tc, test_claims_ports);
+	tcase_add_test(tc, test_claims_many);
+	tcase_add_test(tc, test_service_tree);
 	tcase_add_test(tc, test_valid_name);
 	tcase_add_test(tc, test_expand);
 	tcase_add_test(tc, test_signals);
