@@ -115,6 +115,7 @@ int
 reload_config(yajl_gen g, char *err, size_t errlen)
 {
 	struct service_conf_list	 list;
+	struct service_conf_tree	 byname;
 	struct service_conf		*sc;
 	struct svc			*s, *next;
 	char				**lists[4];
@@ -123,13 +124,16 @@ reload_config(yajl_gen g, char *err, size_t errlen)
 	TAILQ_INIT(&list);
 	if (load(&list, err, errlen) == -1)
 		return -1;
+	RB_INIT(&byname);	/* an index only: the list owns them */
+	TAILQ_FOREACH(sc, &list, entry)
+		(void)service_conf_insert(&byname, sc);
 	for (i = 0; i < 4; i++)
 		if ((lists[i] = calloc(pt.nsvcs + 1024 + 1, sizeof(char *)))
 		    == NULL)
 			fatal("%s: calloc", __func__);
 	/* removed */
 	RB_FOREACH_SAFE(s, svc_tree, &pt.svcs, next) {
-		if (service_conf_find(&list, s->name) != NULL)
+		if (service_conf_lookup(&byname, s->name) != NULL)
 			continue;
 		lists[1][n[1]++] = strdup(s->name);
 		if (!svc_has_processes(s)) {

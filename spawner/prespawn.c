@@ -90,7 +90,7 @@ inst_pidfile_write(struct inst *in)
 	char			 buf[32], start[32];
 	int			 fd, n, sn, side;
 
-	if ((sc = service_conf_find(&sp->services, in->ref.service)) != NULL)
+	if ((sc = service_conf_lookup(&sp->services, in->ref.service)) != NULL)
 		ac = action_conf_find(sc, in->ref.action);
 	if (inst_pidfile_path(&in->ref, ac, path, sizeof(path)) == -1)
 		return;
@@ -292,7 +292,7 @@ prespawn_continue(struct inst *in)
 	char			 err[REASON_BUF];
 	int			 r;
 
-	if ((sc = service_conf_find(&sp->services, ref.service)) == NULL ||
+	if ((sc = service_conf_lookup(&sp->services, ref.service)) == NULL ||
 	    (ac = action_conf_find(sc, ref.action)) == NULL) {
 		inst_free(in);
 		send_failed(&ref, ENOENT, "unknown action");

@@ -455,7 +455,7 @@ spawn_start(const struct m_spawn *req)
 	struct service_conf	*sc;
 	struct action_conf	*ac;
 
-	if ((sc = service_conf_find(&sp->services, req->ref.service)) ==
+	if ((sc = service_conf_lookup(&sp->services, req->ref.service)) ==
 	    NULL || (ac = action_conf_find(sc, req->ref.action)) == NULL) {
 		send_failed(&req->ref, ENOENT, "unknown action");
 		return;
@@ -490,7 +490,7 @@ spawn_do(struct inst *in)
 
 	memset(&ctx, 0, sizeof(ctx));
 	ctx.outfd = ctx.errfd = ctx.readyw = -1;
-	if ((sc = service_conf_find(&sp->services, ref.service)) == NULL ||
+	if ((sc = service_conf_lookup(&sp->services, ref.service)) == NULL ||
 	    (ac = action_conf_find(sc, ref.action)) == NULL) {
 		inst_free(in);
 		send_failed(&ref, ENOENT, "unknown action");
@@ -684,7 +684,7 @@ execprobe_run(const struct m_exec_probe *req)
 	memset(&tmp, 0, sizeof(tmp));
 	tmp.req = *req;
 	tmp.started_us = now_us();
-	if ((sc = service_conf_find(&sp->services, req->service)) == NULL ||
+	if ((sc = service_conf_lookup(&sp->services, req->service)) == NULL ||
 	    (pc = probe_conf_find(sc, req->probe)) == NULL ||
 	    pc->kind != PROBE_EXEC || (ac = execprobe_action(sc, pc)) ==
 	    NULL) {

@@ -125,11 +125,8 @@ conf_service(struct msg *m)
 		fatalx("%s: parent sent an invalid service: %s", __func__,
 		    errs.n > 0 ? errs.msg[0] : "?");
 	config_errors_clear(&errs);
-	if ((old = service_conf_find(&sp->services, sc->name)) != NULL) {
-		TAILQ_REMOVE(&sp->services, old, entry);
+	if ((old = service_conf_insert(&sp->services, sc)) != NULL)
 		service_conf_free(old);
-	}
-	TAILQ_INSERT_TAIL(&sp->services, sc, entry);
 }
 
 static void
@@ -141,10 +138,8 @@ conf_remove(struct msg *m)
 	if (msg_get_exact(m, &n, sizeof(n)) == -1)
 		fatalx("%s: bad size", __func__);
 	proto_terminate(n.name);
-	if ((sc = service_conf_find(&sp->services, n.name)) != NULL) {
-		TAILQ_REMOVE(&sp->services, sc, entry);
+	if ((sc = service_conf_remove(&sp->services, n.name)) != NULL)
 		service_conf_free(sc);
-	}
 }
 
 #define GET(m, s) do {							\
@@ -240,7 +235,7 @@ spawner_main(struct herod_env *env)
 	sp = &s;
 	s.env = env;
 	s.self = getpid();
-	TAILQ_INIT(&s.services);
+	RB_INIT(&s.services);
 	RB_INIT(&s.insts);
 	RB_INIT(&s.pids);
 	setproctitle("spawner");

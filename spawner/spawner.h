@@ -43,7 +43,7 @@ struct spawner {
 	struct herod_env	*env;
 	struct event_base	*base;
 	struct msgev		*parent;
-	struct service_conf_list services;
+	struct service_conf_tree services;
 	struct inst_pids	 pids;
 	struct inst_refs	 insts;
 	uint64_t		 inst_seq;
