@@ -674,6 +674,19 @@ msgev_send(struct msgev *mev, uint32_t type, uint32_t peerid, pid_t pid,
 	return 0;
 }
 
+/*
+ * Write what is queued now rather than at the next turn of the loop, for
+ * a message whose latency matters.  Errors are left to the write event.
+ */
+void
+msgev_flush(struct msgev *mev)
+{
+	if (mev->dead || mev->failed || mev->closing)
+		return;
+	if (msgchan_flush(mev->chan) == 0)
+		event_del(mev->wev);
+}
+
 size_t
 msgev_queued(struct msgev *mev)
 {

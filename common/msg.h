@@ -95,6 +95,7 @@ struct msgev	*msgev_new(struct event_base *, int fd, size_t maxpayload,
 int		 msgev_send(struct msgev *, uint32_t type, uint32_t peerid,
 		    pid_t pid, int fd, const void *data, size_t len);
 size_t		 msgev_queued(struct msgev *);
+void		 msgev_flush(struct msgev *);
 /* Stop reading new messages (output still drains) or resume. */
 void		 msgev_pause(struct msgev *, int paused);
 /* Close after the output queue has drained (or at once on error). */

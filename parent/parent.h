@@ -130,6 +130,7 @@ extern struct parent	 pt;
 void		 proc_init(char *argv0);
 void		 proc_start_all(void);
 int		 proc_send(enum proc_id, uint32_t, int, const void *, size_t);
+void		 proc_flush(enum proc_id);
 int		 proc_ready(enum proc_id);
 void		 proc_reap(void);
 void		 proc_stop_all(void);

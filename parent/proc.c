@@ -12,6 +12,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <signal.h>
+#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -47,7 +48,10 @@ static struct worker	 workers[PROC_MAX] = {
 };
 static char		 self_exe[PATH_MAX];
 
+extern char	**environ;
+
 static void	proc_start(enum proc_id);
+static void	proc_died(enum proc_id, int);
 static void	proc_dispatch(struct msgev *, struct msg *, void *);
 
 void
@@ -85,6 +89,14 @@ proc_send(enum proc_id id, uint32_t type, int fd, const void *data,
 		return -1;
 	}
 	return 0;
+}
+
+/* Send what is queued for a worker now (a restart waits for it). */
+void
+proc_flush(enum proc_id id)
+{
+	if (workers[id].mev != NULL && workers[id].hello)
+		msgev_flush(workers[id].mev);
 }
 
 void
@@ -169,6 +181,7 @@ proc_start(enum proc_id id)
 {
 	struct worker	*w = &workers[id];
 	struct timeval	 tv = { READY_TIMEOUT_S, 0 };
+	posix_spawn_file_actions_t fa;
 	char		*argv[16];
 	int		 sv[2], i = 0, v;
 	pid_t		 pid;
@@ -196,17 +209,22 @@ proc_start(enum proc_id id)
 		argv[i++] = herod_env.user;
 	}
 	argv[i] = NULL;
-	switch ((pid = fork())) {
-	case -1:
-		fatal("%s: fork", __func__);
-	case 0:
-		if (dup2(sv[1], WORKER_FD) == -1)
-			_exit(1);
-		closefrom(WORKER_FD + 1);
-		execv(self_exe, argv);
-		_exit(1);
-	}
+	/* posix_spawn: no copy of the parent, whose memory grows with N */
+	if ((errno = posix_spawn_file_actions_init(&fa)) != 0 ||
+	    (errno = posix_spawn_file_actions_adddup2(&fa, sv[1],
+	    WORKER_FD)) != 0 ||
+	    (errno = posix_spawn_file_actions_addclosefrom_np(&fa,
+	    WORKER_FD + 1)) != 0)
+		fatal("%s: posix_spawn_file_actions", __func__);
+	errno = posix_spawn(&pid, self_exe, &fa, NULL, argv, environ);
+	posix_spawn_file_actions_destroy(&fa);
 	close(sv[1]);
+	if (errno != 0) {
+		log_warn("%s: %s: %s", __func__, w->name, self_exe);
+		close(sv[0]);
+		proc_died(id, 1 << 8);	/* tried again like a dead worker */
+		return;
+	}
 	w->pid = pid;
 	w->last_start = now_ms();
 	w->hello = w->ready = w->hello_seen = 0;

@@ -728,6 +728,7 @@ act_schedule_restart(struct act *a, const char *why)
 	if (delay == 0) {
 		a->restart_count++;
 		act_spawn(a);
+		proc_flush(PROC_SPAWNER);
 		return;
 	}
 	act_set(a, AS_BACKOFF, "%s; restart in %u ms", why, delay);

@@ -40,6 +40,40 @@
 
 static char	*launch_stack;
 
+/* Signals whose disposition is not the default here (at first launch). */
+static int	 launch_sigs[_NSIG];
+static int	 nlaunch_sigs = -1;
+
+static void
+launch_find_sigs(void)
+{
+	struct sigaction	 sa;
+	int			 sig;
+
+	nlaunch_sigs = 0;
+	for (sig = 1; sig < _NSIG; sig++) {
+		if (sig == SIGKILL || sig == SIGSTOP)
+			continue;
+		/* glibc's own (32, 33): not visible through sigaction(2) */
+		if ((sig >= 32 && sig < SIGRTMIN) ||
+		    (sigaction(sig, NULL, &sa) == 0 &&
+		    sa.sa_handler != SIG_DFL))
+			launch_sigs[nlaunch_sigs++] = sig;
+	}
+}
+
+/* Child: the default for sig, also for those glibc keeps to itself. */
+static void
+child_sigdfl(int sig)
+{
+	static const char	 zero[64];	/* a kernel sigaction: SIG_DFL */
+
+	if (sig >= 32 && sig < SIGRTMIN)
+		(void)syscall(SYS_rt_sigaction, sig, zero, NULL, _NSIG / 8);
+	else
+		(void)signal(sig, SIG_DFL);
+}
+
 static const char *launch_stages[] = {
 	[LAUNCH_ST_NONE] = "",
 	[LAUNCH_ST_FDS] = "setting up fds",
@@ -152,12 +186,11 @@ child_main(void *arg)
 	struct rlimit	 rl;
 	sigset_t	 set;
 	size_t		 i;
-	int		 sig;
+	int		 j;
 
 	/* no handler of the spawner's may run here; nothing stays ignored */
-	for (sig = 1; sig < 32; sig++)
-		if (sig != SIGKILL && sig != SIGSTOP)
-			signal(sig, SIG_DFL);
+	for (j = 0; j < nlaunch_sigs; j++)
+		child_sigdfl(launch_sigs[j]);
 	sigemptyset(&set);
 	sigprocmask(SIG_SETMASK, &set, NULL);
 	setsid();
@@ -206,6 +239,8 @@ launch(struct launch *l)
 			return -1;
 		}
 	}
+	if (nlaunch_sigs == -1)
+		launch_find_sigs();
 	l->failed = 0;
 	l->stage = LAUNCH_ST_NONE;
 	l->error = 0;

@@ -481,7 +481,8 @@ prespawn_check(struct inst *in, struct service_conf *sc,
 	if (check_ports(in, ac, pw, err, errlen) == -1)
 		return -1;
 	/* 3. a ready file from a previous instance never counts */
-	if (spawn_paths(&in->ref, "sockdir", sockdir, sizeof(sockdir)) == 0) {
+	if (ac->ready_mode == READY_FILE &&
+	    spawn_paths(&in->ref, "sockdir", sockdir, sizeof(sockdir)) == 0) {
 		snprintf(ready, sizeof(ready), "%s/.ready.%s", sockdir,
 		    in->ref.action);
 		if (unlink(ready) == 0)

@@ -69,27 +69,31 @@ unlink_inst_files(struct inst *in)
 		unlink(path);
 }
 
-/* The leader of an instance is gone: report, clean the rest, forget. */
+/*
+ * The leader of an instance is gone: report at once (a restart may
+ * follow; its M_SPAWN is read only after this returns), then clean the
+ * rest and forget.
+ */
 void
 reap_inst_gone(struct inst *in, int wstatus, int known)
 {
 	struct m_exited	 e;
-	int		 quiet = in->stopping == 2;
 
-	if (in->pgid > 1 && killpg(in->pgid, SIGKILL) == -1 &&
-	    errno != ESRCH)
-		log_warn("%s: killpg %d", __func__, (int)in->pgid);
-	kill_job_orphans(in->ref.job_id, SIGKILL);
-	unlink_inst_files(in);
-	inst_pidfile_remove(in);
-	if (!quiet) {
+	if (in->stopping != 2) {
 		memset(&e, 0, sizeof(e));
 		e.ref = in->ref;
 		e.pid = in->pid;
 		e.wstatus = wstatus;
 		e.known = known;
 		spawner_send(M_EXITED, -1, &e, sizeof(e));
+		msgev_flush(sp->parent);
 	}
+	if (in->pgid > 1 && killpg(in->pgid, SIGKILL) == -1 &&
+	    errno != ESRCH)
+		log_warn("%s: killpg %d", __func__, (int)in->pgid);
+	kill_job_orphans(in->ref.job_id, SIGKILL);
+	unlink_inst_files(in);
+	inst_pidfile_remove(in);
 	inst_free(in);
 }
 

@@ -391,8 +391,9 @@ open_fifo(const struct m_ref *ref, const char *what, int *rfd, int *wfd,
 
 	if (spawn_paths(ref, what, path, sizeof(path)) == -1)
 		return -1;
-	unlink(path);
-	if (mkfifo(path, 0600) == -1)
+	/* the name is new for each restart: unlink only a leftover */
+	if (mkfifo(path, 0600) == -1 && (errno != EEXIST ||
+	    unlink(path) == -1 || mkfifo(path, 0600) == -1))
 		return -1;
 	/* the writer first, so the reader never sees a premature EOF */
 	if ((*wfd = open(path, O_RDWR | O_CLOEXEC)) == -1)
