@@ -1308,6 +1308,35 @@ START_TEST(test_msgev_close_write_error)
 }
 END_TEST
 
+/* msgev_flush() writes at once, without a turn of the event loop. */
+START_TEST(test_msgev_flush_now)
+{
+	struct event_base	*base;
+	struct event		*to;
+	struct side		 a, b;
+	char			 buf[256];
+	ssize_t			 n;
+
+	base = ev_setup(&a, &b, &to);
+	a.mev = msgev_new(base, sp[0], 1024, 0, side_dispatch, side_closed,
+	    &a);
+	ck_assert_ptr_nonnull(a.mev);
+	ck_assert_int_eq(msgev_send(a.mev, 7, 0, 0, -1, "ping", 4), 0);
+	n = recv(sp[1], buf, sizeof(buf), MSG_DONTWAIT);
+	ck_assert_int_eq(n, -1);		/* queued only */
+	ck_assert_uint_gt(msgev_queued(a.mev), 0);
+	msgev_flush(a.mev);
+	ck_assert_uint_eq(msgev_queued(a.mev), 0);
+	n = recv(sp[1], buf, sizeof(buf), MSG_DONTWAIT);
+	ck_assert_int_gt(n, 4);
+	ck_assert_mem_eq(buf + n - 4, "ping", 4);
+	msgev_free(a.mev);
+	event_free(to);
+	event_base_free(base);
+	sp[0] = -1;
+}
+END_TEST
+
 static Suite *
 msg_suite(void)
 {
@@ -1348,6 +1377,7 @@ msg_suite(void)
 	tcase_add_test(tc, test_msgev_free_in_dispatch);
 	tcase_add_test(tc, test_msgev_pause);
 	tcase_add_test(tc, test_msgev_close_write_error);
+	tcase_add_test(tc, test_msgev_flush_now);
 	suite_add_tcase(s, tc);
 	return s;
 }
