@@ -944,15 +944,21 @@ svc_probe_result(const struct m_probe_result *r)
 	struct act	*a;
 	char		 why[REASON_BUF];
 	size_t		 i;
+	int		 changed;
 
 	if ((s = svc_find(r->service)) == NULL)
 		return;
 	for (i = 0; i < s->nprobes; i++)
-		if (strcmp(s->probes[i].conf->name, r->probe) == 0)
+		if (strcmp(s->probes[i].conf->name, r->probe) == 0) {
 			p = &s->probes[i];
+			break;
+		}
 	if (p == NULL)
 		return;
 	if (r->ok) {
+		/* the usual case, ok again, changes nothing of the service */
+		changed = p->ok != 1 || p->failures != 0 ||
+		    p->last_error != NULL;
 		p->ok = 1;
 		p->successes++;
 		p->failures = 0;
@@ -963,21 +969,24 @@ svc_probe_result(const struct m_probe_result *r)
 			p->at_threshold = 0;
 			p->failing = 0;
 			event_probe(s, p, 1);
+			changed = 1;
 		}
 		for (i = 0; i < s->nacts; i++) {
 			a = &s->acts[i];
 			if (a->conf->ready_mode == READY_PROBE &&
-			    probe_covers(p, a) && a->pid > 0 && !a->ready &&
-			    a->state == AS_STARTING) {
+			    a->pid > 0 && !a->ready &&
+			    a->state == AS_STARTING && probe_covers(p, a)) {
 				struct m_ready	 m;
 
 				memset(&m, 0, sizeof(m));
 				act_ref(a, &m.ref);
 				m.ready = 1;
 				act_ready(&m);
+				changed = 1;
 			}
 		}
-		svc_update(s);
+		if (changed)
+			svc_update(s);
 		return;
 	}
 	p->ok = 0;

@@ -11,6 +11,13 @@
  * after it, so that the periodic runs of all probes are spread evenly
  * over their interval, whatever it is.
  *
+ * Periodic runs are kept in one tree by due time, under a single timer.
+ * A run may start up to TICK_SLACK_MAX_MS (1/32 of its interval, if
+ * less) before it is due, with the first one due, so that the runs due
+ * within a few milliseconds of each other start together and cost one
+ * wakeup; the next one is due one interval after this one was, so the
+ * interval holds on average.
+ *
  * Only periodic http runs (and jsonrpc over http) keep connections:
  * an on-demand run, asked for by an operator, always connects afresh.
  */
@@ -38,6 +45,7 @@
 
 #define EXEC_ANSWER_SLACK_MS	1000
 #define FIRST_RUN_SPREAD_MS	1000
+#define TICK_SLACK_MAX_MS	10
 
 /* An M_PROBE_NOW in progress: DONE once every run has reported. */
 struct probe_now {
@@ -48,6 +56,15 @@ struct probe_now {
 
 static TAILQ_HEAD(, probe_run)	 runs = TAILQ_HEAD_INITIALIZER(runs);
 static uint32_t			 exec_token_last;
+static size_t			 nperiodic;	/* periodic runs going */
+
+static int	 tick_cmp(struct probe *, struct probe *);
+RB_HEAD(tick_tree, probe);
+RB_PROTOTYPE(tick_tree, probe, tick_entry, tick_cmp)
+RB_GENERATE(tick_tree, probe, tick_entry, tick_cmp)
+
+static struct tick_tree		 ticks = RB_INITIALIZER(&ticks);
+static struct event		*tick_ev;
 
 static void	 probe_target(struct probe *, struct service_conf *);
 static void	 probe_target_error(struct probe *, const char *, ...)
@@ -55,7 +72,11 @@ static void	 probe_target_error(struct probe *, const char *, ...)
 static void	 probe_start(struct probe *, struct probe_now *, uint32_t);
 static void	 probe_free_run(struct probe_run *);
 static void	 probe_group_release(struct probe_now *);
-static void	 probe_tick(int, short, void *);
+static void	 tick_insert(struct probe *, int64_t);
+static void	 tick_remove(struct probe *);
+static void	 tick_arm(int64_t);
+static void	 tick_run(int, short, void *);
+static void	 probe_tick(struct probe *, int64_t);
 static void	 probe_timeout(int, short, void *);
 static void	 probe_exec(struct probe_run *);
 static void	 probe_report(struct probe_run *, int, const char *);
@@ -68,6 +89,83 @@ timer_add_ms(struct event *ev, uint32_t ms)
 	tv.tv_sec = ms / 1000;
 	tv.tv_usec = (ms % 1000) * 1000;
 	evtimer_add(ev, &tv);
+}
+
+static int
+tick_cmp(struct probe *a, struct probe *b)
+{
+	if (a->tick_due_us != b->tick_due_us)
+		return a->tick_due_us < b->tick_due_us ? -1 : 1;
+	return a < b ? -1 : a > b;
+}
+
+/* How early a run of p may start, in microseconds. */
+static int64_t
+tick_slack_us(struct probe *p)
+{
+	int64_t	 slack = (int64_t)p->conf->interval_ms * 1000 / 32;
+
+	return slack < TICK_SLACK_MAX_MS * 1000 ? slack :
+	    TICK_SLACK_MAX_MS * 1000;
+}
+
+static void
+tick_insert(struct probe *p, int64_t due_us)
+{
+	p->tick_due_us = due_us;
+	RB_INSERT(tick_tree, &ticks, p);
+	p->tick_on = 1;
+}
+
+static void
+tick_remove(struct probe *p)
+{
+	if (!p->tick_on)
+		return;
+	RB_REMOVE(tick_tree, &ticks, p);
+	p->tick_on = 0;
+}
+
+/* The timer for the first probe due. */
+static void
+tick_arm(int64_t now)
+{
+	struct probe	*p;
+	struct timeval	 tv;
+	int64_t		 d;
+
+	if (tick_ev == NULL &&
+	    (tick_ev = evtimer_new(prober_base, tick_run, NULL)) == NULL)
+		fatalx("%s: evtimer_new", __func__);
+	if ((p = RB_MIN(tick_tree, &ticks)) == NULL) {
+		evtimer_del(tick_ev);
+		return;
+	}
+	d = p->tick_due_us - now;
+	if (d < 0)
+		d = 0;
+	tv.tv_sec = d / 1000000;
+	tv.tv_usec = d % 1000000;
+	evtimer_add(tick_ev, &tv);
+}
+
+/*
+ * Start the periodic runs due now, and those due within their slack:
+ * the timer is for the first one due, so there is at most one wakeup
+ * per TICK_SLACK_MAX_MS for all the probes with a long interval.
+ */
+static void
+tick_run(int fd, short ev, void *arg)
+{
+	struct probe	*p;
+	int64_t		 now = now_us();
+
+	while ((p = RB_MIN(tick_tree, &ticks)) != NULL &&
+	    p->tick_due_us - tick_slack_us(p) <= now) {
+		tick_remove(p);
+		probe_tick(p, now);
+	}
+	tick_arm(now);
 }
 
 void
@@ -124,8 +222,7 @@ probe_svc_clear(struct psvc *svc)
 		conn_close(p);
 		if (p->conn_ev != NULL)
 			event_free(p->conn_ev);
-		if (p->tick != NULL)
-			event_free(p->tick);
+		tick_remove(p);
 		free(p->host);
 		free(p->target_err);
 	}
@@ -260,6 +357,7 @@ probe_enable(struct psvc *svc, int on)
 	struct probe		*p;
 	struct probe_run	*run, *trun;
 	uint32_t		 spread;
+	int64_t			 now = now_us();
 	size_t			 i;
 
 	svc->enabled = on;
@@ -272,39 +370,40 @@ probe_enable(struct psvc *svc, int on)
 	for (i = 0; i < svc->nprobes; i++) {
 		p = &svc->probes[i];
 		if (!on) {
-			if (p->tick != NULL)
-				evtimer_del(p->tick);
+			tick_remove(p);
 			conn_close(p);
 			continue;
 		}
-		if (p->tick == NULL &&
-		    (p->tick = evtimer_new(prober_base, probe_tick, p)) ==
-		    NULL)
-			fatalx("%s: evtimer_new", __func__);
-		if (evtimer_pending(p->tick, NULL))
+		if (p->tick_on)
 			continue;
 		spread = p->conf->interval_ms;
 		if (spread == 0 || spread > FIRST_RUN_SPREAD_MS)
 			spread = FIRST_RUN_SPREAD_MS;
 		p->first_run = 1;
-		timer_add_ms(p->tick, rand_below(spread));
+		tick_insert(p, now + (int64_t)rand_below(spread) * 1000);
 	}
+	tick_arm(now);
 }
 
+/* A periodic run of p is due: start it, and schedule the next one. */
 static void
-probe_tick(int fd, short ev, void *arg)
+probe_tick(struct probe *p, int64_t now)
 {
-	struct probe	*p = arg;
 	uint32_t	 ival = p->conf->interval_ms;
+	int64_t		 next;
 
 	if (ival == 0)
 		ival = 1000;
 	if (p->first_run) {
 		/* from now on at a random phase of the interval */
 		p->first_run = 0;
-		ival = ival / 2 + rand_below(ival);
+		next = now + (int64_t)(ival / 2 + rand_below(ival)) * 1000;
+	} else {
+		next = p->tick_due_us + (int64_t)ival * 1000;
+		if (next <= now)	/* late by a whole interval */
+			next = now + (int64_t)ival * 1000;
 	}
-	timer_add_ms(p->tick, ival);
+	tick_insert(p, next);
 	if (p->periodic != NULL) {
 		log_debug("%s: %s/%s still running, tick skipped", __func__,
 		    p->svc->name, p->conf->name);
@@ -375,8 +474,10 @@ probe_start(struct probe *p, struct probe_now *g, uint32_t seq)
 	TAILQ_INSERT_TAIL(&runs, run, entry);
 	if (g != NULL)
 		g->pending++;
-	else
+	else {
 		p->periodic = run;
+		nperiodic++;
+	}
 
 	if (p->target_err != NULL) {
 		probe_done(run, 0, "%s", p->target_err);
@@ -522,8 +623,16 @@ probe_report(struct probe_run *run, int ok, const char *error)
 		log_debug("%s: %s/%s failed: %s", __func__, r.service,
 		    r.probe, r.error);
 	}
-	prober_send(M_PROBE_RESULT, &r, sizeof(r));
+	if (run->group != NULL) {
+		prober_send(M_PROBE_RESULT, &r, sizeof(r));
+		probe_free_run(run);
+		return;
+	}
+	/* periodic: held until no other periodic run is going */
+	prober_hold_result(&r);
 	probe_free_run(run);
+	if (nperiodic == 0)
+		prober_flush_results();
 }
 
 void
@@ -613,8 +722,10 @@ probe_free_run(struct probe_run *run)
 	struct probe_now	*g = run->group;
 
 	TAILQ_REMOVE(&runs, run, entry);
-	if (run->probe->periodic == run)
+	if (run->probe->periodic == run) {
 		run->probe->periodic = NULL;
+		nperiodic--;
+	}
 	if (run->ev != NULL)
 		event_free(run->ev);
 	if (run->deadline != NULL)

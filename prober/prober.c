@@ -24,11 +24,22 @@
 #include "prober.h"
 
 #define PROBER_MAXQUEUE	(8 * 1024 * 1024)
+#define RESULT_HOLD_MAX	64	/* periodic results sent together */
+#define RESULT_HOLD_MS	10	/* at most this late */
 
 struct event_base	*prober_base;
 struct herod_env	*prober_env;
 
 static struct msgev	*parent_ev;
+
+/*
+ * Periodic results are held back a little and go to the parent together
+ * (see probe_report), so that checks that run at the same moment cost it
+ * one wakeup.  Any other message sends them first: order is kept.
+ */
+static struct m_probe_result	 held[RESULT_HOLD_MAX];
+static size_t			 nheld;
+static struct event		*held_ev;
 
 static int	 psvc_cmp(struct psvc *, struct psvc *);
 RB_HEAD(psvc_tree, psvc);
@@ -41,6 +52,7 @@ static void	 prober_dispatch(struct msgev *, struct msg *, void *);
 static void	 prober_closed(struct msgev *, void *);
 static void	 prober_conf_service(struct msg *);
 static void	 prober_conf_remove(struct msg *);
+static void	 prober_held_timeout(int, short, void *);
 
 static int
 psvc_cmp(struct psvc *a, struct psvc *b)
@@ -73,6 +85,9 @@ prober_main(struct herod_env *env)
 	if (ready_init() == -1)
 		fatal("%s: inotify_init1", __func__);
 	conn_init();
+	if ((held_ev = evtimer_new(prober_base, prober_held_timeout, NULL)) ==
+	    NULL)
+		fatalx("%s: evtimer_new", __func__);
 
 	/* no chroot: /proc and the rundir are needed */
 	sandbox_drop(env, NULL);
@@ -95,11 +110,55 @@ prober_send(uint32_t type, const void *data, size_t len)
 {
 	if (parent_ev == NULL)
 		return -1;
+	if (nheld > 0)
+		prober_flush_results();
 	if (msgev_send(parent_ev, type, 0, 0, -1, data, len) == -1) {
 		log_warn("%s: message %u to parent dropped", __func__, type);
 		return -1;
 	}
 	return 0;
+}
+
+/* A periodic result, sent with the others of the moment. */
+void
+prober_hold_result(const struct m_probe_result *r)
+{
+	struct timeval	 tv;
+
+	held[nheld++] = *r;
+	if (nheld == nitems(held)) {
+		prober_flush_results();
+		return;
+	}
+	if (nheld == 1) {
+		tv.tv_sec = 0;
+		tv.tv_usec = RESULT_HOLD_MS * 1000;
+		evtimer_add(held_ev, &tv);
+	}
+}
+
+/* Send the held results now, in one write. */
+void
+prober_flush_results(void)
+{
+	size_t	 i, n = nheld;
+
+	if (n == 0)
+		return;
+	nheld = 0;
+	evtimer_del(held_ev);
+	for (i = 0; i < n; i++)
+		if (msgev_send(parent_ev, M_PROBE_RESULT, 0, 0, -1, &held[i],
+		    sizeof(held[i])) == -1)
+			log_warn("%s: probe result to parent dropped",
+			    __func__);
+	msgev_flush(parent_ev);
+}
+
+static void
+prober_held_timeout(int fd, short ev, void *arg)
+{
+	prober_flush_results();
 }
 
 static void

@@ -39,7 +39,9 @@ struct probe {
 	uint32_t		 rpc_next_id;
 	char			*host;		/* Host: header */
 	char			*target_err;	/* NULL = ok */
-	struct event		*tick;		/* periodic timer */
+	RB_ENTRY(probe)		 tick_entry;	/* in the tick tree */
+	int64_t			 tick_due_us;	/* next periodic run */
+	int			 tick_on;	/* in the tick tree */
 	struct probe_run	*periodic;	/* running periodic run */
 	int			 first_run;	/* next tick is the first */
 	/* the kept connection: idle, or lent to the periodic run */
@@ -97,6 +99,8 @@ struct probe_run {
 extern struct event_base	*prober_base;
 extern struct herod_env		*prober_env;
 int		 prober_send(uint32_t type, const void *, size_t);
+void		 prober_hold_result(const struct m_probe_result *);
+void		 prober_flush_results(void);
 /* check_tcp.c */
 void		 check_tcp_connect_result(struct m_connect *, int);
 struct probe_run *probe_run_by_connect_token(uint32_t);
