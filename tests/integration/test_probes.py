@@ -520,7 +520,8 @@ def test_keepalive_reuses_connections(h):
     # "keepalive": false: one connection per check
     st = wait_for(lambda: stats_at_least(h, "ka", "requests", 20,
                                          "stats-off"), 20, "20 checks")
-    check(st["requests"] - 1 <= st["accepts"] <= st["requests"], st)
+    # (one check may be between its accept and its request)
+    check(st["requests"] - 1 <= st["accepts"] <= st["requests"] + 1, st)
     ps = probes_of(h.svc("ka"))
     check(all(p["ok"] is True and p["consecutive_failures"] == 0
               for p in ps.values()), ps)
