@@ -1,6 +1,7 @@
 /* Small helpers shared by all herod programs. */
 #include <sys/random.h>
 #include <sys/stat.h>
+#include <sys/xattr.h>
 
 #include <ctype.h>
 #include <errno.h>
@@ -186,6 +187,20 @@ int
 write_file_atomic(const char *path, const char *data, size_t len,
     mode_t mode)
 {
+	return write_file_atomic_xattr(path, data, len, mode, NULL, NULL, 0,
+	    NULL);
+}
+
+/*
+ * The same, with the extended attribute xname = xval set on the file
+ * before it takes its name; *xfailed tells whether that failed (a file
+ * system without user xattrs), the file is written anyway.
+ */
+int
+write_file_atomic_xattr(const char *path, const char *data, size_t len,
+    mode_t mode, const char *xname, const void *xval, size_t xlen,
+    int *xfailed)
+{
 	char	 tmp[PATH_MAX];
 	int	 fd, saved;
 
@@ -209,6 +224,8 @@ write_file_atomic(const char *path, const char *data, size_t len,
 		errno = saved;
 		return -1;
 	}
+	if (xname != NULL)
+		*xfailed = fsetxattr(fd, xname, xval, xlen, 0) == -1;
 	close(fd);
 	if (rename(tmp, path) == -1) {
 		saved = errno;

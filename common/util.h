@@ -34,6 +34,8 @@ int		 mkdir_p(const char *, mode_t);
 /* Write a whole buffer; retries EINTR.  0 or -1. */
 int		 write_all(int, const void *, size_t);
 /* Atomic small run-time file write: tmp + rename, no fsync.  0 or -1. */
+int		 write_file_atomic_xattr(const char *, const char *, size_t,
+		    mode_t, const char *, const void *, size_t, int *);
 int		 write_file_atomic(const char *, const char *, size_t,
 		    mode_t);
 /* Uniform random in [0, n). */

@@ -183,7 +183,7 @@ proc_start(enum proc_id id)
 	struct timeval	 tv = { READY_TIMEOUT_S, 0 };
 	posix_spawn_file_actions_t fa;
 	char		*argv[16];
-	int		 sv[2], i = 0, v;
+	int		 sv[2], i = 0, v, rc;
 	pid_t		 pid;
 
 	if (pt.shutting_down && !svc_all_stopped() && id != PROC_SPAWNER &&
@@ -216,13 +216,16 @@ proc_start(enum proc_id id)
 	    (errno = posix_spawn_file_actions_addclosefrom_np(&fa,
 	    WORKER_FD + 1)) != 0)
 		fatal("%s: posix_spawn_file_actions", __func__);
-	errno = posix_spawn(&pid, self_exe, &fa, NULL, argv, environ);
+	rc = posix_spawn(&pid, self_exe, &fa, NULL, argv, environ);
 	posix_spawn_file_actions_destroy(&fa);
 	close(sv[1]);
-	if (errno != 0) {
+	if (rc != 0) {
+		errno = rc;
 		log_warn("%s: %s: %s", __func__, w->name, self_exe);
 		close(sv[0]);
-		proc_died(id, 1 << 8);	/* tried again like a dead worker */
+		/* tried again like a worker dying at start: not in a loop */
+		w->hello_seen = 0;
+		proc_died(id, 1 << 8);
 		return;
 	}
 	w->pid = pid;

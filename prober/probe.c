@@ -217,6 +217,7 @@ probe_svc_clear(struct psvc *svc)
 		else
 			probe_free_run(run);
 	}
+	prober_drop_results(svc->name);
 	for (i = 0; i < svc->nprobes; i++) {
 		p = &svc->probes[i];
 		conn_close(p);
@@ -366,6 +367,7 @@ probe_enable(struct psvc *svc, int on)
 		TAILQ_FOREACH_SAFE(run, &runs, entry, trun)
 			if (run->probe->svc == svc && run->group == NULL)
 				probe_free_run(run);
+		prober_drop_results(svc->name);
 	}
 	for (i = 0; i < svc->nprobes; i++) {
 		p = &svc->probes[i];

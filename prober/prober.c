@@ -137,6 +137,20 @@ prober_hold_result(const struct m_probe_result *r)
 	}
 }
 
+/* Forget the held results of a service (disabled or reconfigured). */
+void
+prober_drop_results(const char *service)
+{
+	size_t	 i, n = 0;
+
+	for (i = 0; i < nheld; i++)
+		if (strcmp(held[i].service, service) != 0)
+			held[n++] = held[i];
+	nheld = n;
+	if (nheld == 0)
+		evtimer_del(held_ev);
+}
+
 /* Send the held results now, in one write. */
 void
 prober_flush_results(void)

@@ -101,6 +101,7 @@ extern struct herod_env		*prober_env;
 int		 prober_send(uint32_t type, const void *, size_t);
 void		 prober_hold_result(const struct m_probe_result *);
 void		 prober_flush_results(void);
+void		 prober_drop_results(const char *);
 /* check_tcp.c */
 void		 check_tcp_connect_result(struct m_connect *, int);
 struct probe_run *probe_run_by_connect_token(uint32_t);

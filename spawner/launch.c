@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/types.h>
+#include <sys/wait.h>
 
 #include <errno.h>
 #include <fcntl.h>
@@ -38,9 +39,24 @@
 
 #define LAUNCH_STACK	(256 * 1024)
 
-static char	*launch_stack;
+/* the 32-bit id calls where the plain ones take 16-bit ids (i386, arm) */
+#ifdef SYS_setresuid32
+#define LAUNCH_SYS_SETGROUPS	SYS_setgroups32
+#define LAUNCH_SYS_SETRESGID	SYS_setresgid32
+#define LAUNCH_SYS_SETRESUID	SYS_setresuid32
+#else
+#define LAUNCH_SYS_SETGROUPS	SYS_setgroups
+#define LAUNCH_SYS_SETRESGID	SYS_setresgid
+#define LAUNCH_SYS_SETRESUID	SYS_setresuid
+#endif
 
-/* Signals whose disposition is not the default here (at first launch). */
+static char	*launch_stack;
+static int	 launch_maxfd;
+
+/*
+ * Signals whose disposition is not the default here, read at the first
+ * launch: the spawner sets its handlers up before its event loop runs.
+ */
 static int	 launch_sigs[_NSIG];
 static int	 nlaunch_sigs = -1;
 
@@ -85,12 +101,34 @@ static const char *launch_stages[] = {
 	[LAUNCH_ST_EXEC] = "exec",
 };
 
-const char *
-launch_stage_name(int stage)
+/* Why the child of a failed launch() could not exec. */
+void
+launch_strerror(const struct launch *l, char *buf, size_t len)
 {
-	if (stage <= LAUNCH_ST_NONE || stage > LAUNCH_ST_EXEC)
-		return "exec";
-	return launch_stages[stage];
+	int	 st = l->stage;
+
+	if (st <= LAUNCH_ST_NONE || st > LAUNCH_ST_EXEC)
+		st = LAUNCH_ST_EXEC;
+	(void)snprintf(buf, len, "%s %s: %s", launch_stages[st],
+	    st == LAUNCH_ST_EXEC ? "failed" : "failed before exec",
+	    strerror(l->error));
+}
+
+/* Child: close fds lo..hi (hi -1: all above lo). */
+static int
+child_close_from(struct launch *l, int lo, int hi)
+{
+	int	 fd;
+
+	if (close_range((unsigned int)lo, hi == -1 ? ~0U : (unsigned int)hi,
+	    0) == 0)
+		return 0;
+	if (errno != ENOSYS)
+		return -1;
+	/* before Linux 5.9: one by one, up to the descriptor limit */
+	for (fd = lo; fd < (hi == -1 ? l->maxfd : hi + 1); fd++)
+		(void)close(fd);
+	return 0;
 }
 
 /* Child: move the sources out of the way, then onto their targets. */
@@ -118,11 +156,11 @@ child_fds(struct launch *l)
 		if (dup2(src[i], dst[i]) == -1)
 			return -1;
 	if (n == 4) {
-		if (dst[3] > 3 && close_range(3, dst[3] - 1, 0) == -1)
+		if (dst[3] > 3 && child_close_from(l, 3, dst[3] - 1) == -1)
 			return -1;
-		return close_range(dst[3] + 1, ~0U, 0);
+		return child_close_from(l, dst[3] + 1, -1);
 	}
-	return close_range(3, ~0U, 0);
+	return child_close_from(l, 3, -1);
 }
 
 static int
@@ -132,18 +170,21 @@ child_creds(struct launch *l)
 		return 0;
 	/* raw calls: glibc's wrappers would signal the spawner's threads */
 	l->stage = LAUNCH_ST_GROUPS;
-	if (syscall(SYS_setgroups, l->ngroups, l->groups) == -1)
+	if (syscall(LAUNCH_SYS_SETGROUPS, l->ngroups, l->groups) == -1)
 		return -1;
 	l->stage = LAUNCH_ST_GID;
-	if (syscall(SYS_setresgid, l->gid, l->gid, l->gid) == -1)
+	if (syscall(LAUNCH_SYS_SETRESGID, l->gid, l->gid, l->gid) == -1)
 		return -1;
 	l->stage = LAUNCH_ST_UID;
-	if (syscall(SYS_setresuid, l->uid, l->uid, l->uid) == -1)
+	if (syscall(LAUNCH_SYS_SETRESUID, l->uid, l->uid, l->uid) == -1)
 		return -1;
 	return 0;
 }
 
-/* Child: execvp(3) without touching environ, and without a shell. */
+/*
+ * Child: the PATH search of execvp(3), without touching environ and
+ * without falling back to a shell for a file that is not executable.
+ */
 static void
 child_exec(struct launch *l)
 {
@@ -152,10 +193,15 @@ child_exec(struct launch *l)
 	size_t		 dl, fl = strlen(file);
 	int		 eacces = 0;
 
+	if (fl == 0) {
+		errno = ENOENT;
+		return;
+	}
 	if (strchr(file, '/') != NULL || l->path == NULL) {
 		execve(file, l->argv, l->envp);
 		return;
 	}
+	errno = ENOENT;		/* if no entry could be tried */
 	for (p = l->path; ; p = end + 1) {
 		if ((end = strchr(p, ':')) == NULL)
 			end = p + strlen(p);
@@ -166,10 +212,12 @@ child_exec(struct launch *l)
 			buf[dl] = '/';
 			memcpy(buf + dl + 1, file, fl + 1);
 			execve(buf, l->argv, l->envp);
+			/* as glibc: these mean "try the next entry" */
 			if (errno == EACCES)
 				eacces = 1;
 			else if (errno != ENOENT && errno != ENOTDIR &&
-			    errno != ENAMETOOLONG && errno != ELOOP)
+			    errno != ESTALE && errno != ENODEV &&
+			    errno != ETIMEDOUT)
 				return;
 		}
 		if (*end == '\0')
@@ -219,14 +267,14 @@ child_main(void *arg)
 }
 
 /*
- * Start l->argv as a new session.  Returns the pid, or -1 if no process
- * could be made.  A child that could not exec has exited 127 by the time
- * this returns, with l->failed, l->stage and l->error set: it must still
- * be reaped.
+ * Start l->argv as a new session.  Returns the pid, or -1 with errno set:
+ * no process could be made, or (l->failed) the child could not exec; it
+ * has exited 127 and is reaped here, launch_strerror() says why.
  */
 pid_t
 launch(struct launch *l)
 {
+	struct rlimit	 rl;
 	sigset_t	 all, old;
 	pid_t		 pid;
 	int		 e;
@@ -241,6 +289,10 @@ launch(struct launch *l)
 	}
 	if (nlaunch_sigs == -1)
 		launch_find_sigs();
+	if (launch_maxfd == 0)
+		launch_maxfd = getrlimit(RLIMIT_NOFILE, &rl) == 0 &&
+		    rl.rlim_cur < 65536 ? (int)rl.rlim_cur : 65536;
+	l->maxfd = launch_maxfd;
 	l->failed = 0;
 	l->stage = LAUNCH_ST_NONE;
 	l->error = 0;
@@ -256,6 +308,12 @@ launch(struct launch *l)
 #endif
 	if (pid == -1) {
 		errno = e;
+		return -1;
+	}
+	if (l->failed) {
+		while (waitpid(pid, NULL, 0) == -1 && errno == EINTR)
+			;
+		errno = l->error;
 		return -1;
 	}
 	sp->nforked++;

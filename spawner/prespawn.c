@@ -86,44 +86,31 @@ inst_pidfile_write(struct inst *in)
 {
 	struct service_conf	*sc;
 	struct action_conf	*ac = NULL;
-	char			 path[PATH_MAX], tmp[PATH_MAX + 16];
+	char			 path[PATH_MAX], side[PATH_MAX + 8];
 	char			 buf[32], start[32];
-	int			 fd, n, sn, side;
+	int			 n, sn, noxattr = 0;
 
 	if ((sc = service_conf_lookup(&sp->services, in->ref.service)) != NULL)
 		ac = action_conf_find(sc, in->ref.action);
 	if (inst_pidfile_path(&in->ref, ac, path, sizeof(path)) == -1)
 		return;
-	(void)snprintf(tmp, sizeof(tmp), "%s.tmp%d", path, (int)sp->self);
 	n = snprintf(buf, sizeof(buf), "%d\n", (int)in->pid);
 	sn = snprintf(start, sizeof(start), "%llu",
 	    (unsigned long long)in->starttime);
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW,
-	    0644);
-	if (fd == -1 || write_all(fd, buf, (size_t)n) == -1) {
-		log_warn("%s: %s", __func__, tmp);
-		if (fd != -1) {
-			close(fd);
-			unlink(tmp);
-		}
-		return;
-	}
-	side = fsetxattr(fd, PIDFILE_XATTR, start, (size_t)sn, 0) == -1;
-	close(fd);
-	if (rename(tmp, path) == -1) {
+	if (write_file_atomic_xattr(path, buf, (size_t)n, 0644, PIDFILE_XATTR,
+	    start, (size_t)sn, &noxattr) == -1) {
 		log_warn("%s: %s", __func__, path);
-		unlink(tmp);
 		return;
 	}
 	if ((in->pidfile = strdup(path)) == NULL)
 		fatal("%s: strdup", __func__);
-	in->pidfile_side = side;
-	if (!side)
+	in->pidfile_side = noxattr;
+	if (!noxattr)
 		return;
-	(void)snprintf(tmp, sizeof(tmp), "%s.start", path);
+	(void)snprintf(side, sizeof(side), "%s.start", path);
 	start[sn++] = '\n';
-	if (write_file_atomic(tmp, start, (size_t)sn, 0644) == -1)
-		log_warn("%s: %s", __func__, tmp);
+	if (write_file_atomic(side, start, (size_t)sn, 0644) == -1)
+		log_warn("%s: %s", __func__, side);
 }
 
 /* Remove what inst_pidfile_write() made. */

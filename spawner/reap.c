@@ -79,15 +79,13 @@ reap_inst_gone(struct inst *in, int wstatus, int known)
 {
 	struct m_exited	 e;
 
-	if (in->stopping != 2) {
-		memset(&e, 0, sizeof(e));
-		e.ref = in->ref;
-		e.pid = in->pid;
-		e.wstatus = wstatus;
-		e.known = known;
-		spawner_send(M_EXITED, -1, &e, sizeof(e));
-		msgev_flush(sp->parent);
-	}
+	memset(&e, 0, sizeof(e));
+	e.ref = in->ref;
+	e.pid = in->pid;
+	e.wstatus = wstatus;
+	e.known = known;
+	spawner_send(M_EXITED, -1, &e, sizeof(e));
+	msgev_flush(sp->parent);
 	if (in->pgid > 1 && killpg(in->pgid, SIGKILL) == -1 &&
 	    errno != ESRCH)
 		log_warn("%s: killpg %d", __func__, (int)in->pgid);

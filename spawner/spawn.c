@@ -490,6 +490,7 @@ spawn_do(struct inst *in)
 	pid_t			 pid;
 
 	memset(&ctx, 0, sizeof(ctx));
+	memset(&l, 0, sizeof(l));
 	ctx.outfd = ctx.errfd = ctx.readyw = -1;
 	if ((sc = service_conf_lookup(&sp->services, ref.service)) == NULL ||
 	    (ac = action_conf_find(sc, ref.action)) == NULL) {
@@ -537,18 +538,6 @@ spawn_do(struct inst *in)
 	ctx_free(&ctx);
 	in->pid = in->pgid = pid;
 	RB_INSERT(inst_pids, &sp->pids, in);
-	if (l.failed) {
-		close(outr);
-		close(errr);
-		if (readyr != -1)
-			close(readyr);
-		send_failed(&ref, l.error, "%s %s: %s",
-		    launch_stage_name(l.stage), l.stage == LAUNCH_ST_EXEC ?
-		    "failed" : "failed before exec", strerror(l.error));
-		/* it has exited 127; reaping must not report it again */
-		in->stopping = 2;
-		return;
-	}
 	/* Hand the read ends over before M_SPAWNED is sent. */
 	send_logfd(&ref, 1, outr);
 	send_logfd(&ref, 2, errr);
@@ -561,6 +550,11 @@ spawn_do(struct inst *in)
 	return;
  syserr:
 	e = errno;
+	if (l.failed)
+		launch_strerror(&l, err, sizeof(err));
+	else
+		(void)snprintf(err, sizeof(err), "cannot spawn: %s",
+		    strerror(e));
 	ctx_free(&ctx);
 	if (outr != -1)
 		close(outr);
@@ -569,7 +563,7 @@ spawn_do(struct inst *in)
 	if (readyr != -1)
 		close(readyr);
 	inst_free(in);
-	send_failed(&ref, e, "cannot spawn: %s", strerror(e));
+	send_failed(&ref, e, "%s", err);
 }
 
 /*
@@ -582,7 +576,6 @@ struct execprobe {
 	struct m_exec_probe	 req;
 	pid_t			 pid;
 	int			 timedout;
-	char			 failed[96];	/* before exec: why */
 	int64_t			 started_us;
 	struct event		*ev_timer;
 };
@@ -636,9 +629,7 @@ reap_exec_probe_pid(pid_t pid, int st)
 		return 1;
 	TAILQ_REMOVE(&execprobes, ep, entry);
 	killpg(ep->pid, SIGKILL);
-	if (ep->failed[0] != '\0')
-		execprobe_reply(ep, 0, "%s", ep->failed);
-	else if (ep->timedout)
+	if (ep->timedout)
 		execprobe_reply(ep, 0, "timeout after %u ms",
 		    ep->req.timeout_ms);
 	else if (WIFEXITED(st) && WEXITSTATUS(st) == 0)
@@ -714,14 +705,15 @@ execprobe_run(const struct m_exec_probe *req)
 	if (l.fd0 == -1 || (pid = launch(&l)) == -1) {
 		e = errno;
 		ctx_free(&ctx);
-		execprobe_reply(&tmp, 0, "cannot start: %s", strerror(e));
+		if (l.failed)
+			launch_strerror(&l, err, sizeof(err));
+		else
+			(void)snprintf(err, sizeof(err), "cannot start: %s",
+			    strerror(e));
+		execprobe_reply(&tmp, 0, "%s", err);
 		return;
 	}
 	ctx_free(&ctx);
-	if (l.failed)
-		snprintf(tmp.failed, sizeof(tmp.failed), "%s %s: %s",
-		    launch_stage_name(l.stage), l.stage == LAUNCH_ST_EXEC ?
-		    "failed" : "failed before exec", strerror(l.error));
 	if ((ep = calloc(1, sizeof(*ep))) == NULL)
 		fatal("%s: calloc", __func__);
 	*ep = tmp;

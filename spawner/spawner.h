@@ -74,6 +74,7 @@ struct launch {
 	const gid_t		*groups;
 	size_t			 ngroups;
 	const char		*workdir;	/* NULL: stay */
+	int			 maxfd;		/* close up to, w/o close_range */
 	int			 chdir_fallback; /* workdir failing: "/" */
 	/* written by the child before it exits 127 */
 	volatile int		 failed;
@@ -83,7 +84,7 @@ struct launch {
 
 /* launch.c */
 pid_t		 launch(struct launch *);
-const char	*launch_stage_name(int);
+void		 launch_strerror(const struct launch *, char *, size_t);
 
 /* spawner.c */
 void		 spawner_send(uint32_t, int, const void *, size_t);
