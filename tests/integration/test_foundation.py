@@ -117,6 +117,18 @@ def test_missing_binary(h):
     s = h.wait_state("ghost", "failed")
     check("No such file or directory" in s["reason"], s["reason"])
     check(s["actions"][0]["restart_count"] == 0)
+    # the child that could not exec was reaped with the failure
+    spawner = h.workers()["herod: spawner"]
+    zombies = []
+    for d in os.listdir("/proc"):
+        try:
+            with open("/proc/%s/stat" % d) as f:
+                st = f.read().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if int(st[1]) == spawner and st[0] == "Z":
+            zombies.append(d)
+    check(not zombies, "unreaped children of the spawner: %r" % zombies)
     h.wait_state("ok", "running")
     rc, _, err = h.ctl("start", "ghost")
     check(rc == 1 and "ghost" in err, "start of ghost: %d %s" % (rc, err))
