@@ -689,6 +689,7 @@ strlist_free(struct strlist *l)
 #define SL_NAMES	0x02	/* elements are names */
 #define SL_STRINGS	0x04	/* elements are non-empty strings */
 #define SL_UNIQUE	0x08	/* no element twice */
+#define SL_ARGV		0x10	/* strings; only the first must not be empty */
 
 /*
  * An array of strings.  Elements with errors are left out, so the
@@ -729,8 +730,8 @@ get_strlist(struct ctx *c, const char *path, yajl_val v, int flags,
 				bad = 1;
 				continue;
 			}
-		} else if (get_string(c, p, e, flags & SL_STRINGS,
-		    NULL) == -1) {
+		} else if (get_string(c, p, e, (flags & SL_STRINGS) ||
+		    ((flags & SL_ARGV) && i == 0), NULL) == -1) {
 			bad = 1;
 			continue;
 		}
@@ -1180,7 +1181,7 @@ parse_action(struct ctx *c, const char *path, yajl_val v,
 			    &x) == 0)
 				a->kind = x;
 		} else if (strcmp(k, "exec") == 0) {
-			get_strlist(c, p, e, SL_NONEMPTY | SL_STRINGS,
+			get_strlist(c, p, e, SL_NONEMPTY | SL_ARGV,
 			    &a->exec);
 			exec = e;
 		} else if (strcmp(k, "user") == 0)
@@ -1424,7 +1425,7 @@ parse_probe(struct ctx *c, const char *path, yajl_val v,
 		} else if (strcmp(k, "keepalive") == 0)
 			get_bool(c, p, e, &pr->keepalive);
 		else if (strcmp(k, "exec") == 0) {
-			get_strlist(c, p, e, SL_NONEMPTY | SL_STRINGS,
+			get_strlist(c, p, e, SL_NONEMPTY | SL_ARGV,
 			    &pr->exec);
 			check_exec(c, p, e, NULL);
 		} else if (strcmp(k, "interval_ms") == 0)

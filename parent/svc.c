@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <event2/event.h>
@@ -426,8 +427,12 @@ act_kill(struct act *a, int then, const char *why)
 	act_send_stop(a);
 }
 
+/*
+ * At herod's shutdown (keep_finished) an action that had finished keeps
+ * its exited or failed state, so that the next herod leaves it so.
+ */
 static void
-act_stop(struct act *a)
+act_stop(struct act *a, int keep_finished)
 {
 	act_timer_stop(a);
 	if (a->pid > 0 || a->spawn_pending) {
@@ -435,6 +440,8 @@ act_stop(struct act *a)
 			act_kill(a, THEN_NOTHING, NULL);
 		return;
 	}
+	if (keep_finished && (a->state == AS_EXITED || a->state == AS_FAILED))
+		return;
 	if (a->state != AS_STOPPED)
 		act_set(a, AS_STOPPED, NULL);
 }
@@ -514,7 +521,7 @@ svc_stop_internal(struct svc *s, int record)
 		s->probes_enabled = 0;
 	}
 	for (i = s->nacts; i > 0; i--)
-		act_stop(&s->acts[i - 1]);
+		act_stop(&s->acts[i - 1], !record);
 	svc_update(s);
 }
 
@@ -572,7 +579,8 @@ act_watch(struct act *a, int adopted)
 	w.pgid = a->pgid;
 	w.mode = a->conf->ready_mode;
 	w.watchdog_ms = a->conf->watchdog_ms;
-	w.adopted = adopted;
+	/* 2: adopted while still starting, not known ready */
+	w.adopted = adopted ? (a->ready ? 1 : 2) : 0;
 	proc_send(PROC_PROBER, M_WATCH, -1, &w, sizeof(w));
 }
 
@@ -1395,18 +1403,46 @@ svc_load_done(const struct m_store_load_done *d)
 	maybe_start();
 }
 
-/* Recorded as running: adopt it if its process is still there. */
+/*
+ * The monotonic time (ms) at which a process started, from its start
+ * time in clock ticks since boot: an adopted process keeps its uptime.
+ */
+static int64_t
+act_started_ms(uint64_t starttime)
+{
+	struct timespec	 ts;
+	int64_t		 boot_ms, start_ms, now = now_ms();
+	long		 hz = sysconf(_SC_CLK_TCK);
+
+	if (starttime == 0 || hz <= 0 ||
+	    clock_gettime(CLOCK_BOOTTIME, &ts) == -1)
+		return now;
+	boot_ms = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	start_ms = (int64_t)(starttime / (uint64_t)hz) * 1000 +
+	    (int64_t)(starttime % (uint64_t)hz) * 1000 / hz;
+	if (start_ms > boot_ms)
+		return now;
+	return now - (boot_ms - start_ms);
+}
+
+/*
+ * Recorded as running: adopt it if its process is still there.  One
+ * that was still starting proves its readiness again (the prober's
+ * watch or a probe), under a fresh ready timeout.
+ */
 static void
 act_adopt(struct act *a)
 {
 	a->adopting = 1;
-	a->ready = 1;
-	a->started_ms = now_ms();
+	a->started_ms = act_started_ms(a->starttime);
 	if (a->state != AS_RUNNING && a->state != AS_STARTING &&
 	    a->state != AS_UNHEALTHY)
 		a->state = AS_RUNNING;
+	a->ready = a->state != AS_STARTING;
 	if (a->state == AS_RUNNING)
 		a->running_since = now_ms();
+	if (a->state == AS_STARTING)
+		act_timer_start(a, TIMER_READY, a->conf->ready_timeout_ms);
 	a->cur_delay_ms = a->conf->restart_delay_ms;
 	act_send_adopt(a);
 }
@@ -1417,6 +1453,18 @@ act_forget(struct act *a)
 {
 	a->pid = 0;
 	act_sync_live(a);
+}
+
+/* Every action of the service ran and exited 0: nothing to resume. */
+static int
+svc_finished(struct svc *s)
+{
+	size_t	 i;
+
+	for (i = 0; i < s->nacts; i++)
+		if (s->acts[i].job_id == 0 || s->acts[i].state != AS_EXITED)
+			return 0;
+	return 1;
 }
 
 static void
@@ -1450,6 +1498,13 @@ svc_recover(struct svc *s)
 		svc_update(s);
 		return;
 	}
+	if (svc_finished(s)) {
+		/* every action had finished: it stays so */
+		for (i = 0; i < s->nacts; i++)
+			act_forget(&s->acts[i]);
+		svc_update(s);
+		return;
+	}
 	for (i = 0; i < s->nacts; i++)
 		if (s->acts[i].pid > 0 && s->acts[i].job_id != 0)
 			break;
@@ -1469,8 +1524,8 @@ svc_recover(struct svc *s)
 			continue;
 		}
 		act_forget(a);
-		if (a->conf->kind == KIND_ONESHOT && a->state == AS_EXITED)
-			continue;
+		if (a->state == AS_EXITED)
+			continue;	/* finished before: stays finished */
 		all = 0;
 		if (a->job_id == 0)
 			act_new_job(a);

@@ -17,9 +17,12 @@
  * from an old instance counts for the new one.
  *
  * Adopted instances (m_watch.adopted, herod restarted): file mode reports
- * the file's presence now; notify and fd modes report ready at once: the
- * instance was ready when it was recorded, and a notify service will not
- * send READY=1 again, nor can the pipe of an fd service be recovered.
+ * the file's presence now; notify and fd modes report ready at once when
+ * the instance was ready when it was recorded (adopted 1): a notify
+ * service will not send READY=1 again, nor can the pipe of an fd service
+ * be recovered.  One adopted while still starting (adopted 2) must still
+ * send READY=1 in notify mode; in fd mode it is taken as ready, since its
+ * pipe is gone.
  */
 #include <sys/types.h>
 #include <sys/inotify.h>
@@ -1001,7 +1004,7 @@ ready_watch(const struct m_watch *mw)
 		    ns->fd == -1)
 			log_warnx("%s: %s/%s: no notify socket", __func__,
 			    w->ref.service, w->ref.action);
-		if (mw->adopted)
+		if (mw->adopted == 1)
 			send_ready(w, 1, "");
 		if (ns != NULL && (p = ns->pending) != NULL) {
 			ns->pending = NULL;

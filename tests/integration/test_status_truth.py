@@ -1,0 +1,152 @@
+"""Status that never lies across herod restarts and in the contract's
+corners: a finished process stays finished, an instance adopted while
+still starting becomes running once ready, an adopted process keeps its
+uptime, empty exec arguments reach the program."""
+
+import json
+import os
+import signal
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(__file__))
+from harness import (Fail, check, pid_alive, run_tests, wait_for)
+
+PY = "/usr/bin/python3"
+SLEEPER = "import sys,time; print(repr(sys.argv[1:]), flush=True); " \
+          "time.sleep(1000)"
+
+
+def kill_herod(h):
+    """SIGKILL herod; its workers follow it, its services stay."""
+    workers = h.workers()
+    h.proc.kill()
+    h.proc.wait(10)
+    wait_for(lambda: not any(map(pid_alive, workers.values())), 10,
+             "the old herod's workers to exit")
+    h.proc = None
+
+
+def sigterm_herod(h):
+    h.proc.send_signal(signal.SIGTERM)
+    h.proc.wait(30)
+    h.proc = None
+
+
+def restarted(h, how):
+    """Take herod down by how and start a new one; return once the new
+    one has started its services (its log says so)."""
+    mark = len(h.logtext())
+    how(h)
+    h.start()
+    wait_for(lambda: "services started" in h.logtext()[mark:], 15,
+             "the new herod to start its services")
+
+
+def test_empty_exec_argument(h):
+    """"--save", "" is how redis turns saving off: only exec[0] must be
+    non-empty, and the empty argument reaches the program."""
+    h.service("redisish", [{"name": "main", "exec": [
+        PY, "-c", SLEEPER, "--save", ""]}])
+    h.start()
+    h.wait_state("redisish", "running")
+    want = "['--save', '']"
+
+    def printed():
+        doc = h.ctl("logs", "redisish")[1]
+        return want in (doc if isinstance(doc, str) else json.dumps(doc))
+    wait_for(printed, 10, "the program to print its arguments")
+
+
+def finished_stays_finished(h, how):
+    count = os.path.join(h.tmp, "runs")
+    h.service("once", [{"name": "main", "exec": [
+        PY, "-c", "import sys; open(sys.argv[1], 'a').write('x')", count]}],
+        autostart=False)
+    h.service("steady", [{"name": "main", "exec": ["/bin/sleep", "1000"]}])
+    h.start()
+    h.wait_state("steady", "running")
+    rc, doc, err = h.ctl("start", "once")
+    check(rc == 0, "start once: %d %r %s" % (rc, doc, err))
+    wait_for(lambda: h.action("once", "main")["state"] == "exited", 10,
+             "once to exit")
+    job = h.action("once", "main")["job_id"]
+    check(open(count).read() == "x", "ran once")
+    restarted(h, how)
+    a = h.action("once", "main")
+    check(a["state"] == "exited" and a["pid"] == 0 and a["job_id"] == job,
+          "after the restart: %r" % a)
+    # and it stays so while the rest is running
+    h.wait_state("steady", "running")
+    check(open(count).read() == "x", "run again after herod restarted")
+    check(h.action("once", "main")["job_id"] == job, "a new job")
+
+
+def test_finished_stays_finished_sigterm(h):
+    finished_stays_finished(h, sigterm_herod)
+
+
+def test_finished_stays_finished_sigkill(h):
+    finished_stays_finished(h, kill_herod)
+
+
+def adopted_while_starting(h, mode):
+    go = os.path.join(h.tmp, "go")
+    if mode == "probe":
+        act = {"name": "main", "exec": ["/bin/sleep", "1000"],
+               "ready": {"mode": "probe", "timeout_ms": 60000}}
+        top = {"probes": [{"name": "go", "kind": "exec",
+                           "exec": ["/usr/bin/test", "-e", go],
+                           "interval_ms": 100, "timeout_ms": 2000}]}
+    else:
+        # a file-mode service that makes its ready file once go exists
+        script = ("import os,sys,time\n"
+                  "while not os.path.exists(sys.argv[1]): time.sleep(0.02)\n"
+                  "open(os.environ['HERO_READY_FILE'],'w').close()\n"
+                  "time.sleep(1000)\n")
+        act = {"name": "main", "exec": [PY, "-c", script, go],
+               "ready": {"mode": "file", "timeout_ms": 60000}}
+        top = {}
+    h.service("slowstart", [act], **top)
+    h.start()
+    wait_for(lambda: h.action("slowstart", "main")["pid"] > 0 and
+             h.action("slowstart", "main")["state"] == "starting", 10,
+             "slowstart to be starting")
+    pid = h.action("slowstart", "main")["pid"]
+    restarted(h, kill_herod)
+    a = h.action("slowstart", "main")
+    check(a["pid"] == pid, "adopted: %r" % a)
+    check(a["state"] == "starting", "not ready yet, so starting: %r" % a)
+    open(go, "w").close()
+    s = h.wait_state("slowstart", "running", 10)
+    check(s["actions"][0]["pid"] == pid, "the same process: %r" % s)
+
+
+def test_adopted_while_starting_probe(h):
+    adopted_while_starting(h, "probe")
+
+
+def test_adopted_while_starting_file(h):
+    adopted_while_starting(h, "file")
+
+
+def test_adopted_keeps_uptime(h):
+    h.service("old", [{"name": "main", "exec": ["/bin/sleep", "1000"]}])
+    h.start()
+    h.wait_state("old", "running")
+    wait_for(lambda: h.action("old", "main")["uptime_ms"] >= 1500, 10,
+             "an uptime over 1.5 s")
+    restarted(h, kill_herod)
+    a = h.action("old", "main")
+    check(a["state"] == "running" and a["uptime_ms"] >= 1500,
+          "uptime restarted at 0: %r" % a)
+    check(a["uptime_ms"] < 600000, "uptime from the future: %r" % a)
+
+
+TESTS = [test_empty_exec_argument, test_finished_stays_finished_sigterm,
+         test_finished_stays_finished_sigkill,
+         test_adopted_while_starting_probe, test_adopted_while_starting_file,
+         test_adopted_keeps_uptime]
+
+if __name__ == "__main__":
+    run_tests(TESTS)
