@@ -531,6 +531,32 @@ svc_stop(struct svc *s)
 	svc_stop_internal(s, 1);
 }
 
+/*
+ * Actions waiting out a backoff delay are started now, with the backoff
+ * reset (an operator's restart or reset-failed); returns how many.
+ */
+static int
+svc_end_backoff(struct svc *s)
+{
+	struct act	*a;
+	size_t		 i;
+	int		 n = 0;
+
+	for (i = 0; i < s->nacts; i++) {
+		a = &s->acts[i];
+		if (a->state != AS_BACKOFF)
+			continue;
+		a->nrestart_times = 0;
+		a->cur_delay_ms = a->conf->restart_delay_ms;
+		a->restart_count++;
+		act_spawn(a);
+		n++;
+	}
+	if (n > 0)
+		svc_update(s);
+	return n;
+}
+
 void
 svc_restart(struct svc *s)
 {
@@ -542,6 +568,8 @@ svc_restart(struct svc *s)
 		    s->acts[i].state == AS_STOPPING)
 			up = 1;
 	if (!up) {
+		if (s->intent == INTENT_UP && svc_end_backoff(s) > 0)
+			return;
 		svc_start(s);
 		return;
 	}

@@ -143,10 +143,37 @@ def test_adopted_keeps_uptime(h):
     check(a["uptime_ms"] < 600000, "uptime from the future: %r" % a)
 
 
+def test_reset_failed_in_backoff(h):
+    """reset-failed (and restart) of a service waiting out a backoff
+    delay starts it now, and says so."""
+    h.service("flaky", [{"name": "main", "exec": ["/bin/sh", "-c", "exit 3"],
+                         "restart": {"delay_ms": 60000}}])
+    h.start()
+    wait_for(lambda: h.action("flaky", "main")["state"] == "backoff", 10,
+             "flaky to wait out its backoff")
+    a = h.action("flaky", "main")
+    for cmd, n in (("reset-failed", 1), ("restart", 2)):
+        rc, doc, err = h.ctl(cmd, "flaky", "--no-wait") if cmd == "restart" \
+            else h.ctl(cmd, "flaky")
+        check(rc == 0, "%s: %d %r %s" % (cmd, rc, doc, err))
+        if cmd == "reset-failed":
+            check(doc["restarted"] == ["flaky"], "reply: %r" % doc)
+        # started again now, not in 60 s: the same job, one more restart
+        wait_for(lambda: any(e.get("event") == "spawn" and
+                             e.get("service") == "flaky" and
+                             e.get("restart_count") == a["restart_count"] + n
+                             for e in h.events()), 10,
+                 "%s to spawn flaky now" % cmd)
+        wait_for(lambda: h.action("flaky", "main")["state"] == "backoff", 10,
+                 "flaky back in backoff")
+        check(h.action("flaky", "main")["job_id"] == a["job_id"],
+              "the same job")
+
+
 TESTS = [test_empty_exec_argument, test_finished_stays_finished_sigterm,
          test_finished_stays_finished_sigkill,
          test_adopted_while_starting_probe, test_adopted_while_starting_file,
-         test_adopted_keeps_uptime]
+         test_adopted_keeps_uptime, test_reset_failed_in_backoff]
 
 if __name__ == "__main__":
     run_tests(TESTS)
