@@ -406,11 +406,14 @@ probe_tick(struct probe *p, int64_t now)
 			next = now + (int64_t)ival * 1000;
 	}
 	tick_insert(p, next);
-	if (p->periodic != NULL) {
-		log_debug("%s: %s/%s still running, tick skipped", __func__,
-		    p->svc->name, p->conf->name);
-		return;
-	}
+	/*
+	 * A check never outlives the interval: one still running when the
+	 * next is due has failed, so a hung handler is found within
+	 * failure_threshold intervals whatever timeout_ms says.
+	 */
+	if (p->periodic != NULL)
+		probe_done(p->periodic, 0, "no answer within the interval "
+		    "(%u ms) %s", ival, p->periodic->phase);
 	probe_start(p, NULL, 0);
 }
 

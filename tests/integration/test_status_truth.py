@@ -10,7 +10,10 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(__file__))
-from harness import (Fail, check, pid_alive, run_tests, wait_for)
+from harness import (SERVERS, Fail, check, pid_alive, run_tests, wait_for)
+
+# bounds are for a normal build; ASan is slower
+SCALE = 3 if os.environ.get("HEROD_SANITIZED") == "1" else 1
 
 PY = "/usr/bin/python3"
 SLEEPER = "import sys,time; print(repr(sys.argv[1:]), flush=True); " \
@@ -170,10 +173,35 @@ def test_reset_failed_in_backoff(h):
               "the same job")
 
 
+def test_hung_handler_found_within_intervals(h):
+    """A check that outlives its interval has failed: with timeout_ms far
+    over interval_ms a hung handler is still found within
+    failure_threshold intervals (and not threshold x timeout)."""
+    httpd = os.path.join(SERVERS, "httpd")
+    h.service("hung", [{"name": "m", "exec": [
+        httpd, "--mode", "hang", "unix:$HERO_SOCKET_DIR/h.sock"]}],
+        probes=[{"name": "health", "kind": "http",
+                 "target": "unix:$HERO_SOCKET_DIR/h.sock",
+                 "interval_ms": 200, "timeout_ms": 20000,
+                 "failure_threshold": 3, "on_failure": "warn"}])
+    h.start()
+    t0 = time.monotonic()
+
+    def third():
+        return [e for e in h.events() if e.get("event") == "probe_failed"
+                and e.get("service") == "hung" and
+                e.get("consecutive") == 3]
+    ev = wait_for(third, 10 * SCALE, "the third consecutive failure")
+    dt = time.monotonic() - t0
+    check(dt < 4 * SCALE, "found after %.1f s" % dt)
+    check("no answer within the interval (200 ms)" in ev[0]["error"], ev)
+
+
 TESTS = [test_empty_exec_argument, test_finished_stays_finished_sigterm,
          test_finished_stays_finished_sigkill,
          test_adopted_while_starting_probe, test_adopted_while_starting_file,
-         test_adopted_keeps_uptime, test_reset_failed_in_backoff]
+         test_adopted_keeps_uptime, test_reset_failed_in_backoff,
+         test_hung_handler_found_within_intervals]
 
 if __name__ == "__main__":
     run_tests(TESTS)
