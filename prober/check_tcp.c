@@ -17,6 +17,7 @@
 #include <sys/types.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 
 #include <errno.h>
@@ -36,6 +37,7 @@
 
 static size_t	 conn_n, conn_max;	/* kept connections */
 
+static int	 conn_path_changed(struct probe *);
 static void	 conn_read(int, short, void *);
 static int	 tcp_retry(struct probe_run *);
 static void	 tcp_connect_done(int, short, void *);
@@ -80,12 +82,49 @@ conn_take(struct probe *p)
 	if (p->conn_fd == -1 || p->conn_lent)
 		return -1;
 	if (p->conn_uses >= CONN_MAX_USES ||
-	    now_us() - p->conn_since_us >= (int64_t)CONN_MAX_AGE_MS * 1000) {
+	    now_us() - p->conn_since_us >= (int64_t)CONN_MAX_AGE_MS * 1000 ||
+	    conn_path_changed(p)) {
 		conn_close(p);
 		return -1;
 	}
 	p->conn_lent = 1;
 	return p->conn_fd;
+}
+
+/*
+ * A unix socket's file that is gone, or is another socket now, takes no
+ * new connections (a dangling listener): a connection kept from before
+ * must not hide that, so the check connects afresh.  The file is
+ * compared with the one seen when the connection was kept; when the
+ * prober may not look (a service's private directory) it cannot tell,
+ * and the connection's use and age limits still apply.
+ */
+static int
+conn_path_changed(struct probe *p)
+{
+	struct sockaddr_un	*sun = (struct sockaddr_un *)&p->ss;
+	struct stat		 st;
+
+	if (p->ss.ss_family != AF_UNIX || p->conn_ino == 0)
+		return 0;
+	if (stat(sun->sun_path, &st) == -1)
+		return errno != EACCES;
+	return st.st_dev != p->conn_dev || st.st_ino != p->conn_ino;
+}
+
+static void
+conn_path_note(struct probe *p)
+{
+	struct sockaddr_un	*sun = (struct sockaddr_un *)&p->ss;
+	struct stat		 st;
+
+	p->conn_dev = 0;
+	p->conn_ino = 0;
+	if (p->ss.ss_family == AF_UNIX && stat(sun->sun_path, &st) == 0 &&
+	    S_ISSOCK(st.st_mode)) {
+		p->conn_dev = st.st_dev;
+		p->conn_ino = st.st_ino;
+	}
 }
 
 /* A decided run's connection: kept for the probe, or closed. */
@@ -120,6 +159,7 @@ conn_release(struct probe_run *run)
 	p->conn_fd = fd;
 	p->conn_uses = 1;
 	p->conn_since_us = run->start_us;
+	conn_path_note(p);
 	conn_n++;
 }
 

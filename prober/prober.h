@@ -49,6 +49,8 @@ struct probe {
 	int			 conn_lent;
 	uint32_t		 conn_uses;	/* checks done on it */
 	int64_t			 conn_since_us;	/* when it was opened */
+	dev_t			 conn_dev;	/* unix: the socket file it */
+	ino_t			 conn_ino;	/* was made through, if known */
 	struct event		*conn_ev;	/* read, while conn_fd */
 };
 

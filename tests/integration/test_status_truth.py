@@ -197,11 +197,44 @@ def test_hung_handler_found_within_intervals(h):
     check("no answer within the interval (200 ms)" in ev[0]["error"], ev)
 
 
+def test_removed_socket_seen_on_kept_connection(h):
+    """A unix socket file removed under a listener (which then takes no
+    new connections) is seen at the next check, although the http probe
+    had kept a connection to it open."""
+    httpd = os.path.join(SERVERS, "httpd")
+    h.service("web", [{"name": "m", "exec": [
+        httpd, "--mode", "ok", "unix:$HERO_SOCKET_DIR/w.sock"]}],
+        probes=[{"name": "health", "kind": "http",
+                 "target": "unix:$HERO_SOCKET_DIR/w.sock",
+                 "interval_ms": 1000, "failure_threshold": 1,
+                 "on_failure": "warn"}])
+    h.start()
+    sock = os.path.join(h.run, "sockets", "web", "w.sock")
+    wait_for(lambda: any(e.get("event") == "probe_ok" or
+                         e.get("event") == "service_state" and
+                         e.get("state") == "running" for e in h.events())
+             and os.path.exists(sock), 10, "web running")
+    wait_for(lambda: h.svc("web")["state"] == "running", 10, "running")
+    # (without the file check this took 10 s: ten checks on the kept
+    # connection)
+    os.unlink(sock)
+    t0 = time.monotonic()
+
+    def failed():
+        return [e for e in h.events() if e.get("event") == "probe_failed"
+                and e.get("service") == "web"]
+    ev = wait_for(failed, 15, "the probe to fail")
+    dt = time.monotonic() - t0
+    check(dt < 2.5 * SCALE, "seen after %.1f s" % dt)
+    check("no such file" in ev[0]["error"].lower(), ev)
+
+
 TESTS = [test_empty_exec_argument, test_finished_stays_finished_sigterm,
          test_finished_stays_finished_sigkill,
          test_adopted_while_starting_probe, test_adopted_while_starting_file,
          test_adopted_keeps_uptime, test_reset_failed_in_backoff,
-         test_hung_handler_found_within_intervals]
+         test_hung_handler_found_within_intervals,
+         test_removed_socket_seen_on_kept_connection]
 
 if __name__ == "__main__":
     run_tests(TESTS)
