@@ -140,6 +140,18 @@ struct service_conf	*config_parse_service(const char *fname,
 int			 config_load_dir(const char *dir,
 			    struct service_conf_list *list,
 			    struct config_errors *errs);
+/*
+ * config_canon.c: the file's parsed document as compact JSON with sorted
+ * keys, without the top-level "description" (malloc'd, NULL on error);
+ * config_same_effect() says if two versions of a service file differ in
+ * nothing but comments, white space, key order or description.
+ */
+char			*config_canon(const char *, size_t);
+int			 config_same_effect(const struct service_conf *,
+			    const struct service_conf *);
+/* The top-level keys whose values differ, as "actions, probes". */
+void			 config_changed_keys(const struct service_conf *,
+			    const struct service_conf *, char *, size_t);
 /* Cross-service checks alone (used by config_load_dir). */
 int			 config_check_set(struct service_conf_list *,
 			    struct config_errors *);

@@ -763,7 +763,8 @@ out_reload(yajl_val doc)
 	if (out_names(doc, "added", "added") == -1 ||
 	    out_names(doc, "removed", "removed") == -1 ||
 	    out_names(doc, "changed", "changed") == -1 ||
-	    out_names(doc, "unchanged", "unchanged") == -1)
+	    out_names(doc, "unchanged", "unchanged") == -1 ||
+	    out_names(doc, "updated", "updated without restart") == -1)
 		return (-1);
 	return (0);
 }

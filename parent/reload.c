@@ -3,6 +3,9 @@
  * reload).  A reload is all or nothing: one invalid file and nothing is
  * applied.  Added services start (autostart), removed ones are stopped
  * and dropped, changed ones are restarted, unchanged ones not touched.
+ * What changed is judged on the parsed files (config_canon.c): comments,
+ * white space and key order are no change, and a new description is
+ * taken without a restart ("updated").
  */
 #include <sys/types.h>
 
@@ -16,6 +19,9 @@
 
 #include "log.h"
 #include "parent.h"
+
+/* reload's lists: added, removed, changed, unchanged, updated */
+#define NLISTS	5
 
 static int
 load(struct service_conf_list *list, char *err, size_t errlen)
@@ -111,6 +117,38 @@ apply_changed(struct svc *s, struct service_conf *sc)
 	svc_stop(s);
 }
 
+static int
+same_description(struct service_conf *a, struct service_conf *b)
+{
+	if (a->description == NULL || b->description == NULL)
+		return a->description == b->description;
+	return strcmp(a->description, b->description) == 0;
+}
+
+/*
+ * An edit that changes nothing a process sees (comments, white space,
+ * key order, description): the new text and description are kept, for
+ * what heroctl shows and for workers restarted later, and nothing is
+ * restarted.
+ */
+static void
+apply_cosmetic(struct svc *s, struct service_conf *sc)
+{
+	char	*t;
+	size_t	 len;
+
+	t = s->conf->text;
+	len = s->conf->textlen;
+	s->conf->text = sc->text;
+	s->conf->textlen = sc->textlen;
+	sc->text = t;
+	sc->textlen = len;
+	t = s->conf->description;
+	s->conf->description = sc->description;
+	sc->description = t;
+	service_conf_free(sc);
+}
+
 int
 reload_config(yajl_gen g, char *err, size_t errlen)
 {
@@ -118,8 +156,8 @@ reload_config(yajl_gen g, char *err, size_t errlen)
 	struct service_conf_tree	 byname;
 	struct service_conf		*sc;
 	struct svc			*s, *next;
-	char				**lists[4];
-	size_t				 n[4] = { 0, 0, 0, 0 }, i;
+	char				**lists[NLISTS], what[256];
+	size_t				 n[NLISTS] = { 0 }, i;
 
 	TAILQ_INIT(&list);
 	if (load(&list, err, errlen) == -1)
@@ -127,7 +165,7 @@ reload_config(yajl_gen g, char *err, size_t errlen)
 	RB_INIT(&byname);	/* an index only: the list owns them */
 	TAILQ_FOREACH(sc, &list, entry)
 		(void)service_conf_insert(&byname, sc);
-	for (i = 0; i < 4; i++)
+	for (i = 0; i < NLISTS; i++)
 		if ((lists[i] = calloc(pt.nsvcs + 1024 + 1, sizeof(char *)))
 		    == NULL)
 			fatal("%s: calloc", __func__);
@@ -153,13 +191,20 @@ reload_config(yajl_gen g, char *err, size_t errlen)
 			proc_push_service(sc);
 			if (sc->autostart && pt.started)
 				svc_start(s);
-		} else if (s->conf->textlen != sc->textlen ||
-		    memcmp(s->conf->text, sc->text, sc->textlen) != 0) {
+		} else if (!config_same_effect(s->conf, sc)) {
+			config_changed_keys(s->conf, sc, what, sizeof(what));
+			log_info("reload: %s: %s changed, restarting",
+			    sc->name, what);
 			lists[2][n[2]++] = strdup(sc->name);
 			apply_changed(s, sc);
+		} else if (!same_description(s->conf, sc)) {
+			log_info("reload: %s: description changed, no "
+			    "restart", sc->name);
+			lists[4][n[4]++] = strdup(sc->name);
+			apply_cosmetic(s, sc);
 		} else {
 			lists[3][n[3]++] = strdup(sc->name);
-			service_conf_free(sc);
+			apply_cosmetic(s, sc);
 		}
 	}
 	if (g != NULL)
@@ -168,17 +213,18 @@ reload_config(yajl_gen g, char *err, size_t errlen)
 	gen_list(g, "removed", lists[1], n[1]);
 	gen_list(g, "changed", lists[2], n[2]);
 	gen_list(g, "unchanged", lists[3], n[3]);
+	gen_list(g, "updated", lists[4], n[4]);
 	if (g != NULL)
 		yajl_gen_map_close(g);
-	log_info("reload: %zu added, %zu removed, %zu changed, %zu unchanged",
-	    n[0], n[1], n[2], n[3]);
+	log_info("reload: %zu added, %zu removed, %zu changed, %zu unchanged, "
+	    "%zu updated without restart", n[0], n[1], n[2], n[3], n[4]);
 	/* what waited for a service that is gone may start */
 	for (i = 0; i < n[1]; i++)
 		if (svc_find(lists[1][i]) == NULL)
 			svc_kick_name(lists[1][i]);
 	if (log_getverbose() > 0)
 		svc_check();
-	for (i = 0; i < 4; i++) {
+	for (i = 0; i < NLISTS; i++) {
 		size_t	 j;
 
 		for (j = 0; j < n[i]; j++)

@@ -932,6 +932,40 @@ START_TEST(test_names)
 }
 END_TEST
 
+START_TEST(test_canon)
+{
+	struct service_conf	*a, *b, *c, *d;
+	char			 what[128];
+	char			*x;
+
+	a = parse_ok("w", "{\"name\":\"w\",\"description\":\"one\","
+	    "\"actions\":[{\"name\":\"m\",\"exec\":[\"/bin/x\"]}]}");
+	b = parse_ok("w", "/* c */ {\"actions\" : [ {\"exec\":[\"/bin/x\"],"
+	    "\"name\":\"m\"} ],\n \"description\":\"two\", \"name\":\"w\"}");
+	c = parse_ok("w", "{\"name\":\"w\",\"actions\":[{\"name\":\"m\","
+	    "\"exec\":[\"/bin/y\"]}],\"autostart\":false}");
+	d = parse_ok("w", "{\"name\":\"w\",\"actions\":[{\"name\":\"m\","
+	    "\"exec\":[\"/bin/x\"],\"restart\":{\"delay_ms\":100}}]}");
+	ck_assert(config_same_effect(a, b));
+	ck_assert(!config_same_effect(a, c));
+	/* an explicit default is still an edit of the file */
+	ck_assert(!config_same_effect(a, d));
+	config_changed_keys(a, c, what, sizeof(what));
+	ck_assert_str_eq(what, "description, actions, autostart");
+	config_changed_keys(a, b, what, sizeof(what));
+	ck_assert_str_eq(what, "description");
+	x = config_canon("{\"b\":1.50,\"a\":[true,null,\"s\"]}", 31);
+	ck_assert_ptr_nonnull(x);
+	ck_assert_str_eq(x, "{\"a\":[true,null,\"s\"],\"b\":1.5}");
+	free(x);
+	ck_assert_ptr_null(config_canon("{\"a\":", 5));
+	service_conf_free(a);
+	service_conf_free(b);
+	service_conf_free(c);
+	service_conf_free(d);
+}
+END_TEST
+
 static Suite *
 config_suite(void)
 {
@@ -959,6 +993,7 @@ config_suite(void)
 	tcase_add_test(tc, test_expand);
 	tcase_add_test(tc, test_signals);
 	tcase_add_test(tc, test_names);
+	tcase_add_test(tc, test_canon);
 	suite_add_tcase(s, tc);
 	return s;
 }

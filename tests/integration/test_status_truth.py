@@ -229,12 +229,45 @@ def test_removed_socket_seen_on_kept_connection(h):
     check("no such file" in ev[0]["error"].lower(), ev)
 
 
+def test_reload_cosmetic_edits(h):
+    """A comment, white space, key order or description edit restarts
+    nothing; the reply says which were only updated and the log says
+    what changed in the one that was restarted."""
+    for n in ("cmt", "desc", "real"):
+        h.service(n, [{"name": "m", "exec": ["/bin/sleep", "1000"]}],
+                  description="first")
+    h.start()
+    for n in ("cmt", "desc", "real"):
+        h.wait_state(n, "running")
+    pids = {n: h.pid(n, "m") for n in ("cmt", "desc", "real")}
+    with open(os.path.join(h.conf, "cmt.json"), "w") as f:
+        f.write('/* a comment */\n{ "description": "first",\n'
+                '  "actions": [ { "exec": ["/bin/sleep", "1000"],\n'
+                '    "name": "m" } ],\n  "name": "cmt" }\n')
+    h.service("desc", [{"name": "m", "exec": ["/bin/sleep", "1000"]}],
+              description="second")
+    h.service("real", [{"name": "m", "exec": ["/bin/sleep", "1001"]}],
+              description="first")
+    rc, doc, err = h.ctl("reload")
+    check(rc == 0, "reload: %d %s" % (rc, err))
+    check(doc["changed"] == ["real"] and doc["updated"] == ["desc"] and
+          doc["unchanged"] == ["cmt"], "reply: %r" % doc)
+    wait_for(lambda: h.pid("real", "m") not in (0, pids["real"]), 10,
+             "real restarted")
+    for n in ("cmt", "desc"):
+        check(h.pid(n, "m") == pids[n], "%s restarted" % n)
+    rc, doc, err = h.ctl("status", "desc")
+    check(doc["services"][0]["description"] == "second", doc)
+    check("reload: real: actions changed" in h.logtext(), "log")
+
+
 TESTS = [test_empty_exec_argument, test_finished_stays_finished_sigterm,
          test_finished_stays_finished_sigkill,
          test_adopted_while_starting_probe, test_adopted_while_starting_file,
          test_adopted_keeps_uptime, test_reset_failed_in_backoff,
          test_hung_handler_found_within_intervals,
-         test_removed_socket_seen_on_kept_connection]
+         test_removed_socket_seen_on_kept_connection,
+         test_reload_cosmetic_edits]
 
 if __name__ == "__main__":
     run_tests(TESTS)
