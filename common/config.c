@@ -950,6 +950,9 @@ parse_ready(struct ctx *c, const char *path, yajl_val v,
 		} else if (strcmp(k, "watchdog_ms") == 0) {
 			get_u32(c, p, e, 0, UINT32_MAX, &a->watchdog_ms);
 			wd = 1;
+		} else if (strcmp(k, "settle_ms") == 0) {
+			get_u32(c, p, e, 0, 3600000, &a->settle_ms);
+			a->settle_set = 1;
 		} else
 			perr(c, p, "unknown key");
 	}
@@ -1135,6 +1138,7 @@ action_defaults(struct action_conf *a)
 	a->stop_timeout_ms = 10000;
 	a->ready_mode = READY_NONE;
 	a->ready_timeout_ms = 30000;
+	a->settle_ms = 1000;
 	a->ready_fd = 3;
 	a->watchdog_ms = 0;
 }
@@ -1745,6 +1749,13 @@ check_service(struct ctx *c, struct service_conf *sc, const int *wd,
 			snprintf(p, sizeof(p), "actions[%zu].ready.mode", i);
 			perr(c, p, "probe: no probe covers action %s",
 			    a->name);
+		}
+		if (a->settle_set && (a->ready_mode != READY_NONE ||
+		    a->kind != KIND_PROCESS)) {
+			snprintf(p, sizeof(p), "actions[%zu].ready.settle_ms",
+			    i);
+			perr(c, p, "only allowed for a process with ready "
+			    "mode none");
 		}
 		if (wd[i] && a->watchdog_ms > 0 &&
 		    a->ready_mode != READY_NOTIFY) {

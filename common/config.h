@@ -71,6 +71,8 @@ struct action_conf {
 	int			 ready_mode_set;	/* given in the file */
 	uint32_t		 ready_timeout_ms;	/* 30000 */
 	int			 ready_fd;		/* 3 */
+	uint32_t		 settle_ms;		/* 1000, mode none */
+	int			 settle_set;		/* given in the file */
 	uint32_t		 watchdog_ms;		/* 0 = off */
 };
 

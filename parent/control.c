@@ -306,6 +306,9 @@ wait_outcome(struct client *c, struct svc *s)
 	default:
 		if (s->state == SS_RUNNING)
 			return 1;
+		/* an action that exited while it started is a failed start */
+		if (svc_in_backoff(s))
+			return -1;
 		if (s->state == SS_FAILED ||
 		    (s->state == SS_STOPPED && s->intent == INTENT_UP))
 			return -1;
@@ -434,7 +437,7 @@ cmd_reset_failed(struct client *c)
 		if (!reset_selected(c, s))
 			continue;
 		if (s->state == SS_FAILED || s->state == SS_DEGRADED ||
-		    (c->req.flags & CTLF_FORCE)) {
+		    svc_in_backoff(s) || (c->req.flags & CTLF_FORCE)) {
 			todo[n++] = s;
 			continue;
 		}

@@ -49,6 +49,7 @@ struct act {
 #define TIMER_NONE	0
 #define TIMER_BACKOFF	1
 #define TIMER_READY	2
+#define TIMER_SETTLE	3	/* mode none: alive long enough? */
 	uint64_t		 logs_written;
 	uint64_t		 logs_dropped;
 	int			 adopting;	/* M_ADOPT sent */
@@ -144,6 +145,7 @@ void		 svc_remove(struct svc *);
 void		 svc_start(struct svc *);
 void		 svc_stop(struct svc *);
 void		 svc_restart(struct svc *);
+int		 svc_in_backoff(struct svc *);
 void		 svc_update(struct svc *);
 void		 svc_start_autostart(void);
 int		 svc_all_stopped(void);

@@ -557,6 +557,17 @@ svc_end_backoff(struct svc *s)
 	return n;
 }
 
+int
+svc_in_backoff(struct svc *s)
+{
+	size_t	 i;
+
+	for (i = 0; i < s->nacts; i++)
+		if (s->acts[i].state == AS_BACKOFF)
+			return 1;
+	return 0;
+}
+
 void
 svc_restart(struct svc *s)
 {
@@ -672,6 +683,13 @@ act_spawned(const struct m_spawned *m)
 		svc_update(a->svc);
 		return;
 	}
+	if (a->conf->settle_ms > 0) {
+		/* running once it has lived through the settle window */
+		act_timer_start(a, TIMER_SETTLE, a->conf->settle_ms);
+		act_store(a);
+		svc_update(a->svc);
+		return;
+	}
 	a->ready = 1;
 	act_set(a, AS_RUNNING, NULL);
 	svc_update(a->svc);
@@ -782,6 +800,10 @@ act_timer_cb(int fd, short ev, void *arg)
 	if (kind == TIMER_BACKOFF && a->state == AS_BACKOFF) {
 		a->restart_count++;
 		act_spawn(a);
+	} else if (kind == TIMER_SETTLE && a->state == AS_STARTING &&
+	    a->pid > 0) {
+		a->ready = 1;
+		act_set(a, AS_RUNNING, NULL);
 	} else if (kind == TIMER_READY && a->state == AS_STARTING &&
 	    a->pid > 0) {
 		snprintf(why, sizeof(why), "%s after %u ms",
@@ -1469,7 +1491,10 @@ act_adopt(struct act *a)
 	a->ready = a->state != AS_STARTING;
 	if (a->state == AS_RUNNING)
 		a->running_since = now_ms();
-	if (a->state == AS_STARTING)
+	if (a->state == AS_STARTING && a->conf->ready_mode == READY_NONE &&
+	    a->conf->kind == KIND_PROCESS)
+		act_timer_start(a, TIMER_SETTLE, a->conf->settle_ms);
+	else if (a->state == AS_STARTING)
 		act_timer_start(a, TIMER_READY, a->conf->ready_timeout_ms);
 	a->cur_delay_ms = a->conf->restart_delay_ms;
 	act_send_adopt(a);

@@ -137,6 +137,7 @@ conn_release(struct probe_run *run)
 	run->fd = -1;
 	if (run->reused) {
 		p->conn_lent = 0;
+		p->conn_run = NULL;
 		if (run->keep)
 			p->conn_uses++;
 		else
@@ -172,6 +173,7 @@ conn_close(struct probe *p)
 	close(p->conn_fd);
 	p->conn_fd = -1;
 	p->conn_lent = 0;
+	p->conn_run = NULL;
 	conn_n--;
 }
 
@@ -183,7 +185,7 @@ static void
 conn_read(int fd, short ev, void *arg)
 {
 	struct probe		*p = arg;
-	struct probe_run	*run = p->periodic;
+	struct probe_run	*run = p->conn_run;
 
 	if (p->conn_lent && run != NULL && run->reused && run->fd == fd) {
 		tcp_read(fd, ev, run);
@@ -203,6 +205,7 @@ check_tcp(struct probe_run *run)
 	if (run->may_keep && (fd = conn_take(p)) != -1) {
 		run->fd = fd;
 		run->reused = 1;
+		p->conn_run = run;
 		tcp_connected(run);
 		return;
 	}

@@ -1,6 +1,7 @@
 /*
  * Probe scheduling: targets resolved at config time, periodic runs every
- * interval_ms (never two periodic runs of one probe at once), on-demand
+ * interval_ms (overlapping when one outlives the interval, at most
+ * PERIODIC_OVERLAP_MAX of one probe at once), on-demand
  * runs (M_PROBE_NOW) and exec probes delegated to the spawner through
  * the parent.  One result per run; thresholds, grace and restarts are
  * the parent's business.
@@ -56,6 +57,8 @@ struct probe_now {
 
 static TAILQ_HEAD(, probe_run)	 runs = TAILQ_HEAD_INITIALIZER(runs);
 static uint32_t			 exec_token_last;
+#define PERIODIC_OVERLAP_MAX	8	/* periodic runs of one probe */
+
 static size_t			 nperiodic;	/* periodic runs going */
 
 static int	 tick_cmp(struct probe *, struct probe *);
@@ -407,13 +410,15 @@ probe_tick(struct probe *p, int64_t now)
 	}
 	tick_insert(p, next);
 	/*
-	 * A check never outlives the interval: one still running when the
-	 * next is due has failed, so a hung handler is found within
-	 * failure_threshold intervals whatever timeout_ms says.
+	 * Checks overlap when timeout_ms is over interval_ms: a check that
+	 * hangs does not delay the next, so a hung handler is found within
+	 * failure_threshold intervals plus one timeout.
 	 */
-	if (p->periodic != NULL)
-		probe_done(p->periodic, 0, "no answer within the interval "
-		    "(%u ms) %s", ival, p->periodic->phase);
+	if (p->nperiodic >= PERIODIC_OVERLAP_MAX) {
+		log_debug("%s: %s/%s: %u checks still running, tick skipped",
+		    __func__, p->svc->name, p->conf->name, p->nperiodic);
+		return;
+	}
 	probe_start(p, NULL, 0);
 }
 
@@ -480,7 +485,7 @@ probe_start(struct probe *p, struct probe_now *g, uint32_t seq)
 	if (g != NULL)
 		g->pending++;
 	else {
-		p->periodic = run;
+		p->nperiodic++;
 		nperiodic++;
 	}
 
@@ -727,8 +732,8 @@ probe_free_run(struct probe_run *run)
 	struct probe_now	*g = run->group;
 
 	TAILQ_REMOVE(&runs, run, entry);
-	if (run->probe->periodic == run) {
-		run->probe->periodic = NULL;
+	if (g == NULL) {
+		run->probe->nperiodic--;
 		nperiodic--;
 	}
 	if (run->ev != NULL)

@@ -42,7 +42,8 @@ struct probe {
 	RB_ENTRY(probe)		 tick_entry;	/* in the tick tree */
 	int64_t			 tick_due_us;	/* next periodic run */
 	int			 tick_on;	/* in the tick tree */
-	struct probe_run	*periodic;	/* running periodic run */
+	uint32_t		 nperiodic;	/* periodic runs going */
+	struct probe_run	*conn_run;	/* the one the kept conn. is lent to */
 	int			 first_run;	/* next tick is the first */
 	/* the kept connection: idle, or lent to the periodic run */
 	int			 conn_fd;	/* -1 none */

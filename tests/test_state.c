@@ -84,10 +84,18 @@ load(const char *json)
 {
 	struct config_errors	 errs;
 	struct service_conf	*sc;
+	size_t			 i;
 
 	memset(&errs, 0, sizeof(errs));
 	sc = config_parse_service("t.json", NULL, json, strlen(json), &errs);
 	ck_assert_msg(sc != NULL, "parse: %s", errs.n ? errs.msg[0] : "?");
+	/*
+	 * Mode none is running at M_SPAWNED here: the settle window is a
+	 * timer, tested through real processes (test_status_truth.py).
+	 */
+	for (i = 0; i < sc->nactions; i++)
+		if (!sc->actions[i].settle_set)
+			sc->actions[i].settle_ms = 0;
 	return svc_add(sc);
 }
 
@@ -628,8 +636,8 @@ write_conf(const char *name, const char *after)
 	}
 	ck_assert_ptr_nonnull(f = fopen(path, "w"));
 	fprintf(f, "{\"name\":\"%s\",\"after\":[%s],\"autostart\":false,"
-	    "\"actions\":[{\"name\":\"m\",\"exec\":[\"/x\"]}]}\n", name,
-	    after);
+	    "\"actions\":[{\"name\":\"m\",\"exec\":[\"/x\"],"
+	    "\"ready\":{\"settle_ms\":0}}]}\n", name, after);
 	fclose(f);
 }
 

@@ -92,7 +92,7 @@ def test_empty_reply_degraded_then_restarted(h):
                'unix:$HERO_SOCKET_DIR/web.sock' % HTTPD)
     ival, thr = 200, 3
     h.service("web", [{"name": "server", "exec": ["/bin/sh", "-c", wrapper],
-                       "ready": {"mode": "none"},
+                       "ready": {"mode": "none", "settle_ms": 0},
                        "restart": {"delay_ms": 1500}}],
               probes=[probe("health", "http", "web.sock", path="/health",
                             interval_ms=ival, timeout_ms=500,
@@ -367,7 +367,8 @@ HOSTILE = [
 def test_hostile_bytes(h):
     acts, probes = [], []
     for name, argv, over, _ in HOSTILE:
-        acts.append({"name": name, "exec": argv, "ready": {"mode": "none"}})
+        acts.append({"name": name, "exec": argv,
+                     "ready": {"mode": "none", "settle_ms": 0}})
         p = probe(name, "http", name + ".sock", interval_ms=50,
                   timeout_ms=1000, on_failure="warn", actions=[name])
         p.update(over)
