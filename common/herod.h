@@ -7,7 +7,6 @@
 
 #include <sys/types.h>
 #include <limits.h>
-#include <stddef.h>
 
 struct herod_env {
 	int		 foreground;		/* -d */
@@ -49,25 +48,9 @@ void	sandbox_drop(const struct herod_env *, const char *chroot_dir);
  */
 void	sandbox_seccomp(const char *who);
 /*
- * common/sandbox.c: Landlock, after sandbox_drop(): the process keeps
- * only the listed accesses below the listed paths (missing paths are
- * skipped); every other file system access the kernel can restrict is
- * denied, and so are TCP bind (and with SANDBOX_NO_TCP, TCP connect),
- * abstract unix sockets and signals outside the worker.  Returns the
- * Landlock ABI version in force, 0 (one warning) without Landlock.
+ * common/sandbox.c: each worker's Landlock rules, after sandbox_drop();
+ * one warning and no restriction on a kernel without Landlock.
  */
-#define SANDBOX_FS_READ		0x1	/* read files, list directories */
-#define SANDBOX_FS_WRITE	0x2	/* make, write, truncate, remove files */
-#define SANDBOX_FS_SOCK		0x4	/* make and remove unix sockets */
-#define SANDBOX_NO_TCP		0x1	/* flags: no TCP connect either */
-#define SANDBOX_CHROOTED	0x2	/* flags: for the warning only */
-struct sandbox_path {
-	const char	*path;
-	unsigned int	 access;
-};
-int	sandbox_landlock(const char *who, const struct sandbox_path *,
-	    size_t, unsigned int flags);
-/* common/sandbox.c: each worker's Landlock rules (see there). */
 void	sandbox_fs_prober(const struct herod_env *);
 void	sandbox_fs_store(const struct herod_env *, int chrooted);
 /* common/sandbox.c: PR_SET_PDEATHSIG so a worker dies with its parent. */

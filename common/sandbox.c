@@ -74,6 +74,19 @@ struct ll_path_beneath_attr {
 	int32_t		 parent_fd;
 } __attribute__((packed));
 
+/* What sandbox_landlock() allows below a path. */
+#define SANDBOX_FS_READ		0x1	/* read files, list dirs */
+#define SANDBOX_FS_WRITE	0x2	/* make, write, remove files */
+#define SANDBOX_FS_SOCK		0x4	/* make, remove sockets */
+/* sandbox_landlock() flags */
+#define SANDBOX_NO_TCP		0x1	/* no TCP connect either */
+#define SANDBOX_CHROOTED	0x2	/* for the warning only */
+
+struct sandbox_path {
+	const char	*path;
+	unsigned int	 access;
+};
+
 static void
 caps_clear(void)
 {
@@ -167,10 +180,13 @@ ll_access(unsigned int want, int abi)
 
 /*
  * Restrict this process to the paths given.  Missing paths are skipped
- * (e.g. /lib64 on some systems).  Returns the Landlock ABI version in
- * force, or 0 if the kernel has none (warned about once per worker).
+ * (e.g. /lib64 on some systems).  Every other file system access the
+ * kernel can restrict is denied, and so are TCP bind (with
+ * SANDBOX_NO_TCP, TCP connect too), abstract unix sockets and signals
+ * outside the worker.  Returns the Landlock ABI version in force, or 0
+ * if the kernel has none (warned about once per worker).
  */
-int
+static int
 sandbox_landlock(const char *who, const struct sandbox_path *paths,
     size_t npaths, unsigned int flags)
 {
