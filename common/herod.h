@@ -47,6 +47,12 @@ void	sandbox_drop(const struct herod_env *, const char *chroot_dir);
  * a no-op without libseccomp or in sanitizer builds.
  */
 void	sandbox_seccomp(const char *who);
+/*
+ * common/sandbox.c: each worker's Landlock rules, after sandbox_drop();
+ * one warning and no restriction on a kernel without Landlock.
+ */
+void	sandbox_fs_prober(const struct herod_env *);
+void	sandbox_fs_store(const struct herod_env *, int chrooted);
 /* common/sandbox.c: PR_SET_PDEATHSIG so a worker dies with its parent. */
 void	sandbox_die_with_parent(void);
 

@@ -8,6 +8,7 @@
 #include <sys/types.h>
 #include <sys/wait.h>
 
+#include <dirent.h>
 #include <err.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -132,37 +133,302 @@ check_config(void)
 	return 0;
 }
 
-static void
-mkdirs(void)
+/*
+ * The directories herod uses.  As root, herod must never follow a link
+ * or trust a name in a directory another uid can write; in user mode,
+ * whoever can write the run directory can replace the control socket.
+ * So every directory on the way must belong to root or to us (and be
+ * writable by no one else, unless sticky), and the run and state
+ * directories themselves are checked through a descriptor opened with
+ * O_NOFOLLOW.  Errors go to stderr before herod detaches: exit 1.
+ */
+static const char *const db_files[] = { STATE_DB, STATE_DB "-wal",
+	STATE_DB "-shm", STATE_DB "-journal" };
+
+static int
+dir_owner_trusted(uid_t uid)
 {
-	const char	*subs[] = { RUN_SOCKETS, RUN_PIDS, RUN_NOTIFY,
-			    RUN_FIFO };
+	return uid == 0 || uid == geteuid();
+}
+
+static void
+dir_check_ancestor(const char *what, const char *p, const struct stat *sb)
+{
+	if (!S_ISDIR(sb->st_mode))
+		errx(1, "%s: %s is not a directory", what, p);
+	if (!dir_owner_trusted(sb->st_uid))
+		errx(1, "%s: %s is owned by uid %u, not by root or uid %u: "
+		    "refusing to use a directory below it", what, p,
+		    (unsigned)sb->st_uid, (unsigned)geteuid());
+	if ((sb->st_mode & (S_IWGRP | S_IWOTH)) != 0 &&
+	    (sb->st_mode & S_ISVTX) == 0)
+		errx(1, "%s: %s is writable by group or others (mode %03o): "
+		    "refusing to use a directory below it", what, p,
+		    (unsigned)(sb->st_mode & 07777));
+}
+
+/*
+ * Create the missing ancestors of path (0755) and check each one:
+ * a symbolic link on the way must belong to root or us, and what it
+ * leads to, like every other ancestor, must pass dir_check_ancestor().
+ * Then the same for the canonical path, so that a link cannot lead
+ * through a directory nobody checked.
+ */
+static void
+dir_ancestors(const char *what, const char *path)
+{
+	char		 buf[PATH_MAX], real[PATH_MAX], *p, c;
+	struct stat	 sb;
+
+	if (strlcpy(buf, path, sizeof(buf)) >= sizeof(buf))
+		errx(1, "%s: %s: path too long", what, path);
+	for (p = buf + 1; *p != '\0'; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (lstat(buf, &sb) == -1 && errno == ENOENT &&
+		    mkdir(buf, 0755) == -1 && errno != EEXIST)
+			err(1, "%s: mkdir %s", what, buf);
+		if (lstat(buf, &sb) == -1)
+			err(1, "%s: %s", what, buf);
+		if (S_ISLNK(sb.st_mode) && !dir_owner_trusted(sb.st_uid))
+			errx(1, "%s: %s is a symbolic link owned by uid %u: "
+			    "refusing to follow it", what, buf,
+			    (unsigned)sb.st_uid);
+		if (stat(buf, &sb) == -1)
+			err(1, "%s: %s", what, buf);
+		dir_check_ancestor(what, buf, &sb);
+		*p = '/';
+	}
+	/* the canonical path of the parent, now that it exists */
+	if ((p = strrchr(buf, '/')) == NULL)
+		(void)strlcpy(buf, ".", sizeof(buf));
+	else if (p == buf)
+		buf[1] = '\0';
+	else
+		*p = '\0';
+	if (realpath(buf, real) == NULL)
+		err(1, "%s: %s", what, buf);
+	if (lstat("/", &sb) == -1)
+		err(1, "%s: /", what);
+	dir_check_ancestor(what, "/", &sb);
+	for (p = real + 1; ; p++) {
+		if (*p != '/' && *p != '\0')
+			continue;
+		c = *p;
+		*p = '\0';
+		if (real[1] != '\0') {
+			if (lstat(real, &sb) == -1)
+				err(1, "%s: %s", what, real);
+			dir_check_ancestor(what, real, &sb);
+		}
+		if (c == '\0')
+			break;
+		*p = c;
+	}
+}
+
+/*
+ * mkdir path (mode) if missing, below checked ancestors, and open it
+ * with O_NOFOLLOW.  *created tells whether this call made it.
+ */
+static int
+dir_open(const char *what, const char *path, mode_t mode, int *created,
+    struct stat *sb)
+{
+	int	 fd;
+
+	dir_ancestors(what, path);
+	*created = mkdir(path, mode) == 0;
+	if (!*created && errno != EEXIST)
+		err(1, "%s: mkdir %s", what, path);
+	fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd == -1 && lstat(path, sb) == 0) {
+		if (S_ISLNK(sb->st_mode))
+			errx(1, "%s: %s is a symbolic link: refusing to use "
+			    "it", what, path);
+		err(1, "%s: %s (owned by uid %u, mode %03o)", what, path,
+		    (unsigned)sb->st_uid, (unsigned)(sb->st_mode & 07777));
+	}
+	if (fd == -1)
+		err(1, "%s: %s", what, path);
+	if (fstat(fd, sb) == -1)
+		err(1, "%s: fstat %s", what, path);
+	return fd;
+}
+
+/* Owned by uid (unless uid is -1) and writable by no one else. */
+static void
+dir_owned_by(const char *what, const char *path, const struct stat *sb,
+    uid_t uid, const char *user)
+{
+	if (uid != (uid_t)-1 && sb->st_uid != uid)
+		errx(1, "%s: %s is owned by uid %u, not by %s (uid %u): "
+		    "refusing to use it", what, path, (unsigned)sb->st_uid,
+		    user, (unsigned)uid);
+	if ((sb->st_mode & (S_IWGRP | S_IWOTH)) != 0)
+		errx(1, "%s: %s is writable by group or others (mode %03o): "
+		    "refusing to use it", what, path,
+		    (unsigned)(sb->st_mode & 07777));
+}
+
+/* A subdirectory of the run directory, made and checked through rfd. */
+static void
+rundir_sub(int rfd, const char *sub, mode_t mode, uid_t uid, gid_t gid)
+{
 	char		 p[PATH_MAX];
+	struct stat	 sb;
+	int		 fd, created, empty = 1;
+	DIR		*d;
+	struct dirent	*de;
+
+	snprintf(p, sizeof(p), "%s/%s", herod_env.rundir, sub);
+	created = mkdirat(rfd, sub, mode) == 0;
+	if (!created && errno != EEXIST)
+		err(1, "run directory: mkdir %s", p);
+	fd = openat(rfd, sub, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+	    O_CLOEXEC);
+	if (fd == -1)
+		err(1, "run directory: %s (a symbolic link is not accepted)",
+		    p);
+	if (fstat(fd, &sb) == -1)
+		err(1, "run directory: fstat %s", p);
+	if ((sb.st_mode & (S_IWGRP | S_IWOTH)) != 0)
+		errx(1, "run directory: %s is writable by group or others "
+		    "(mode %03o): refusing to use it", p,
+		    (unsigned)(sb.st_mode & 07777));
+	if (sb.st_uid == uid) {
+		close(fd);
+		return;
+	}
+	/* root's, so nobody else could put anything in it: give it away */
+	if (sb.st_uid == 0 && !created) {
+		if ((d = fdopendir(dup(fd))) == NULL)
+			err(1, "run directory: %s", p);
+		while ((de = readdir(d)) != NULL)
+			if (strcmp(de->d_name, ".") != 0 &&
+			    strcmp(de->d_name, "..") != 0)
+				empty = 0;
+		closedir(d);
+	}
+	if (sb.st_uid != 0 || !empty)
+		errx(1, "run directory: %s is owned by uid %u, not by %s "
+		    "(uid %u)%s: refusing to use it (remove it)", p,
+		    (unsigned)sb.st_uid, herod_env.user, (unsigned)uid,
+		    sb.st_uid == 0 ? " and not empty" : "");
+	if (fchown(fd, uid, gid) == -1)
+		err(1, "run directory: chown %s", p);
+	close(fd);
+}
+
+/*
+ * A root-owned state directory (made now, or left by an older herod)
+ * is given to the worker user.  Being root's and writable by no one
+ * else, nothing in it can change under us; it may hold only the
+ * database files, each a regular file with one link, which are given
+ * away too (never following a link).
+ */
+static void
+statedir_give(int fd)
+{
+	DIR		*d;
+	struct dirent	*de;
+	struct stat	 sb;
 	size_t		 i;
 
-	if (mkdir_p(herod_env.rundir, 0755) == -1)
-		fatal("%s: %s", __func__, herod_env.rundir);
-	if (mkdir_p(herod_env.statedir, 0700) == -1)
-		fatal("%s: %s", __func__, herod_env.statedir);
-	for (i = 0; i < nitems(subs); i++) {
-		snprintf(p, sizeof(p), "%s/%s", herod_env.rundir, subs[i]);
-		if (mkdir_p(p, strcmp(subs[i], RUN_FIFO) == 0 ? 0700 :
-		    0755) == -1)
-			fatal("%s: %s", __func__, p);
+	if ((d = fdopendir(dup(fd))) == NULL)
+		err(1, "state directory: %s", herod_env.statedir);
+	while ((de = readdir(d)) != NULL) {
+		if (strcmp(de->d_name, ".") == 0 ||
+		    strcmp(de->d_name, "..") == 0)
+			continue;
+		for (i = 0; i < nitems(db_files); i++)
+			if (strcmp(de->d_name, db_files[i]) == 0)
+				break;
+		if (i == nitems(db_files))
+			errx(1, "state directory: %s is owned by root and "
+			    "holds %s: refusing to give it to %s (chown -R "
+			    "it, or use another -s)", herod_env.statedir,
+			    de->d_name, herod_env.user);
+		if (fstatat(fd, de->d_name, &sb, AT_SYMLINK_NOFOLLOW) == -1)
+			err(1, "state directory: %s/%s", herod_env.statedir,
+			    de->d_name);
+		if (!S_ISREG(sb.st_mode) || sb.st_nlink != 1)
+			errx(1, "state directory: %s/%s is not a regular "
+			    "file with one link: refusing to give it to %s",
+			    herod_env.statedir, de->d_name, herod_env.user);
+		if (fchownat(fd, de->d_name, herod_env.worker_uid,
+		    herod_env.worker_gid, AT_SYMLINK_NOFOLLOW) == -1)
+			err(1, "state directory: chown %s/%s",
+			    herod_env.statedir, de->d_name);
 	}
-	if (!herod_env.sysmode)
-		return;
-	/* the unprivileged workers own what they write */
-	if (chown(herod_env.statedir, herod_env.worker_uid,
-	    herod_env.worker_gid) == -1)
-		fatal("%s: chown %s", __func__, herod_env.statedir);
-	snprintf(p, sizeof(p), "%s/%s", herod_env.statedir, STATE_DB);
-	if (chown(p, herod_env.worker_uid, herod_env.worker_gid) == -1 &&
-	    errno != ENOENT)
-		log_warn("%s: chown %s", __func__, p);
-	snprintf(p, sizeof(p), "%s/%s", herod_env.rundir, RUN_NOTIFY);
-	if (chown(p, herod_env.worker_uid, herod_env.worker_gid) == -1)
-		fatal("%s: chown %s", __func__, p);
+	closedir(d);
+	if (fchown(fd, herod_env.worker_uid, herod_env.worker_gid) == -1)
+		err(1, "state directory: chown %s", herod_env.statedir);
+}
+
+/*
+ * The store opens the database as the worker user: a file of it owned
+ * by someone else, or a link, would only make it fail in a loop.
+ * Looked at, never followed nor changed: the directory is the worker's.
+ */
+static void
+statedir_check_db(int fd)
+{
+	struct stat	 sb;
+	size_t		 i;
+
+	for (i = 0; i < nitems(db_files); i++) {
+		if (fstatat(fd, db_files[i], &sb, AT_SYMLINK_NOFOLLOW) == -1)
+			continue;
+		if (!S_ISREG(sb.st_mode))
+			errx(1, "state directory: %s/%s is not a regular file: "
+			    "refusing to start (remove it)", herod_env.statedir,
+			    db_files[i]);
+		if (sb.st_uid != herod_env.worker_uid)
+			errx(1, "state directory: %s/%s is owned by uid %u, "
+			    "not by %s (uid %u): chown it", herod_env.statedir,
+			    db_files[i], (unsigned)sb.st_uid, herod_env.user,
+			    (unsigned)herod_env.worker_uid);
+	}
+}
+
+static void
+dirs_setup(void)
+{
+	struct stat	 sb;
+	uid_t		 me = geteuid();
+	int		 fd, created;
+
+	/*
+	 * run directory: root's, or in user mode the user's, writable by
+	 * no one else; searchable by all, so that other users may run the
+	 * read-only heroctl commands and reach the notify sockets
+	 */
+	fd = dir_open("run directory", herod_env.rundir, 0755, &created,
+	    &sb);
+	dir_owned_by("run directory", herod_env.rundir, &sb, me,
+	    herod_env.sysmode ? "root" : herod_env.user);
+	rundir_sub(fd, RUN_SOCKETS, 0755, me, getegid());
+	rundir_sub(fd, RUN_PIDS, 0755, me, getegid());
+	rundir_sub(fd, RUN_FIFO, 0700, me, getegid());
+	/* the prober makes the notify sockets */
+	rundir_sub(fd, RUN_NOTIFY, 0755, herod_env.worker_uid,
+	    herod_env.worker_gid);
+	close(fd);
+
+	/* state directory: the store's (the worker user's) */
+	fd = dir_open("state directory", herod_env.statedir, 0700, &created,
+	    &sb);
+	if (herod_env.sysmode && sb.st_uid == 0) {
+		dir_owned_by("state directory", herod_env.statedir, &sb,
+		    (uid_t)-1, "root");
+		statedir_give(fd);
+	} else
+		dir_owned_by("state directory", herod_env.statedir, &sb,
+		    herod_env.worker_uid, herod_env.user);
+	statedir_check_db(fd);
+	close(fd);
 }
 
 static void
@@ -282,6 +548,8 @@ main(int argc, char *argv[], char *envp[])
 	if (check)
 		return check_config();
 
+	umask(022);
+	dirs_setup();
 	if (!debug)
 		daemonize();
 	log_init(debug, verbose);
@@ -290,8 +558,6 @@ main(int argc, char *argv[], char *envp[])
 	signal(SIGPIPE, SIG_IGN);
 	if (prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == -1)
 		fatal("PR_SET_CHILD_SUBREAPER");
-	umask(022);
-	mkdirs();
 	RB_INIT(&pt.svcs);
 	pt.next_job_id = pt.next_run_id = 1;
 	if (config_initial() == -1)

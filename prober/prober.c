@@ -91,6 +91,7 @@ prober_main(struct herod_env *env)
 
 	/* no chroot: /proc and the rundir are needed */
 	sandbox_drop(env, NULL);
+	sandbox_fs_prober(env);
 	sandbox_seccomp("prober");
 
 	parent_ev = msgev_new(prober_base, WORKER_FD, CONFIG_MAX_FILE,

@@ -60,21 +60,6 @@ store_timer(struct event *ev, int ms)
 	evtimer_add(ev, &tv);
 }
 
-/* Give a database left by a root-owned store to the worker user. */
-static void
-store_chown(const struct herod_env *env)
-{
-	static const char	*files[] = { STATE_DB, STATE_DB "-wal",
-				    STATE_DB "-shm" };
-	size_t			 i;
-
-	for (i = 0; i < nitems(files); i++) {
-		if (chown(files[i], env->worker_uid, env->worker_gid) == -1 &&
-		    errno != ENOENT)
-			log_warn("%s: chown %s", __func__, files[i]);
-	}
-}
-
 void
 store_main(struct herod_env *env)
 {
@@ -97,15 +82,16 @@ store_main(struct herod_env *env)
 	/*
 	 * The database is opened by a relative path from inside the state
 	 * directory: that works chrooted (root) and not (user mode), and
-	 * files are created by the worker user.
+	 * files are created by the worker user.  Nothing in it is touched
+	 * as root: the directory is the worker user's (the parent checked
+	 * it and the ownership of the database files).
 	 */
 	if (chdir(env->statedir) == -1)
 		fatal("%s: chdir %s", __func__, env->statedir);
-	if (geteuid() == 0) {
-		store_chown(env);
+	if (geteuid() == 0)
 		store_chrooted = 1;
-	}
 	sandbox_drop(env, env->statedir);
+	sandbox_fs_store(env, store_chrooted);
 	if ((store_db = db_open(STATE_DB)) == NULL)
 		fatalx("%s: cannot open %s/%s", __func__, env->statedir,
 		    STATE_DB);
