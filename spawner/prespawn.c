@@ -7,6 +7,13 @@
  *   3. the stale ready file is removed.
  * Stopping holders is asynchronous (pidfds + a timer); once they are all
  * gone the checks run again and, when clean, spawn_do() forks.
+ *
+ * Nothing is signalled on a pid alone: the pid file may be written by the
+ * action's user, and a socket or port may be held by anyone.  A process
+ * is stopped only through a pidfd, after proc_is_action() showed all its
+ * uids to be the action's (and, for the pid file, its environment to
+ * name this service and action and its start time to be the recorded
+ * one).
  */
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -19,6 +26,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,9 +41,6 @@
 #include "spawner.h"
 #include "util.h"
 
-#ifndef SYS_pidfd_open
-#define SYS_pidfd_open 434
-#endif
 #define PREWAIT_MAX	16
 #define PIDFILE_XATTR	"user.herod.start"
 #define PREWAIT_ROUNDS	20
@@ -129,16 +134,116 @@ inst_pidfile_remove(struct inst *in)
 	in->pidfile = NULL;
 }
 
+/*
+ * The uid an action runs as: its user in system mode (root if none),
+ * ours in user mode.  0 or -1.
+ */
+int
+action_uid(struct action_conf *ac, uid_t *uid)
+{
+	struct passwd	*pw;
+
+	if (!sp->env->sysmode) {
+		*uid = getuid();
+		return 0;
+	}
+	errno = 0;
+	if ((pw = getpwnam(ac->user != NULL ? ac->user : "root")) == NULL)
+		return -1;
+	*uid = pw->pw_uid;
+	return 0;
+}
+
+/*
+ * Open a file root reads in a directory another user may write (a pid
+ * file): the last component is not followed if a link, and only a
+ * regular file is opened for reading (through O_PATH first, so a FIFO
+ * or a device is never opened).  The fd, or -1.
+ */
 static int
-read_number_file(const char *path, unsigned long long *v)
+open_regular(const char *path)
+{
+	char		 self[64];
+	struct stat	 sb;
+	int		 pfd, fd;
+
+	pfd = open(path, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+	if (pfd == -1)
+		return -1;
+	if (fstat(pfd, &sb) == -1) {
+		close(pfd);
+		return -1;
+	}
+	if (!S_ISREG(sb.st_mode)) {
+		log_warnx("%s: not a regular file: ignored", path);
+		close(pfd);
+		errno = EINVAL;
+		return -1;
+	}
+	(void)snprintf(self, sizeof(self), "/proc/self/fd/%d", pfd);
+	fd = open(self, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+	close(pfd);
+	return fd;
+}
+
+/* A decimal number, then only white space; 0 or -1. */
+static int
+read_number_fd(int fd, unsigned long long *v)
 {
 	char	 buf[64], *ep;
+	ssize_t	 n;
 
-	if (read_small_file(path, buf, sizeof(buf)) == -1)
+	while ((n = read(fd, buf, sizeof(buf) - 1)) == -1 && errno == EINTR)
+		;
+	if (n <= 0)
 		return -1;
+	buf[n] = '\0';
+	if (buf[0] < '0' || buf[0] > '9')
+		return -1;
+	errno = 0;
 	*v = strtoull(buf, &ep, 10);
-	if (ep == buf)
+	if (errno != 0)
 		return -1;
+	while (*ep == '\n' || *ep == ' ' || *ep == '\t')
+		ep++;
+	return *ep == '\0' ? 0 : -1;
+}
+
+/*
+ * The pid in the pid file and the start time recorded with it (0 when
+ * none is: a pid file herod did not write).  0 or -1.
+ */
+static int
+pidfile_read(const char *path, unsigned long long *pid, uint64_t *start)
+{
+	char			 side[PATH_MAX + 8], xa[32], *ep;
+	unsigned long long	 v;
+	ssize_t			 xn;
+	int			 fd;
+
+	*start = 0;
+	if ((fd = open_regular(path)) == -1)
+		return -1;
+	if (read_number_fd(fd, pid) == -1) {
+		close(fd);
+		return -1;
+	}
+	xn = fgetxattr(fd, PIDFILE_XATTR, xa, sizeof(xa) - 1);
+	close(fd);
+	if (xn > 0) {
+		xa[xn] = '\0';
+		errno = 0;
+		v = strtoull(xa, &ep, 10);
+		if (ep != xa && *ep == '\0' && errno == 0)
+			*start = v;
+		return 0;
+	}
+	if ((size_t)snprintf(side, sizeof(side), "%s.start", path) >=
+	    sizeof(side) || (fd = open_regular(side)) == -1)
+		return 0;
+	if (read_number_fd(fd, &v) == 0)
+		*start = v;
+	close(fd);
 	return 0;
 }
 
@@ -189,7 +294,7 @@ prewait_pending(struct prewait *pw)
 	for (i = 0; i < pw->n; i++) {
 		if (pw->fds[i] == -1)
 			continue;
-		if (!proc_alive(pw->pids[i], 0)) {
+		if (pidfd_exited(pw->fds[i])) {
 			event_free(pw->evs[i]);
 			pw->evs[i] = NULL;
 			close(pw->fds[i]);
@@ -231,7 +336,7 @@ prewait_timer_cb(int fd, short ev, void *arg)
 	if (!pw->killed) {
 		for (i = 0; i < pw->n; i++)
 			if (pw->fds[i] != -1)
-				kill(pw->pids[i], SIGKILL);
+				pidfd_signal(pw->fds[i], SIGKILL);
 		pw->killed = 1;
 		evtimer_add(pw->ev_timer, &tv);
 		return;
@@ -243,25 +348,66 @@ prewait_timer_cb(int fd, short ev, void *arg)
 	send_failed(&ref, EBUSY, "pid %d did not go away", i);
 }
 
-/* Ask pid to stop; it will be waited for before the spawn goes on. */
+/*
+ * Ask pid to stop if it is provably the action's (see proc_is_action();
+ * env: its environment must name the action, start: its start time if
+ * not 0); it will be waited for before the spawn goes on.  0: asked, or
+ * already gone; 1: not the action's, left alone (err says why); -1: no
+ * room or no pidfd (err says why).
+ */
 static int
-prewait_add(struct prewait *pw, pid_t pid, int sig)
+prewait_add(struct prewait *pw, struct action_conf *ac, pid_t pid,
+    int env, uint64_t start, const char *what, char *err, size_t errlen)
 {
-	int	 fd;
+	struct inst		*in = pw->in;
+	struct proc_ident	 pi;
+	char			 why[160];
+	uid_t			 uid;
+	int			 fd, r;
 
-	if (pw->n >= PREWAIT_MAX)
+	if (pid <= 1 || pid == sp->self || pid == getppid()) {
+		(void)snprintf(err, errlen, "%s: pid %d is herod's: left alone",
+		    what, (int)pid);
+		return 1;
+	}
+	if (action_uid(ac, &uid) == -1) {
+		(void)snprintf(err, errlen, "%s: user of the action unknown",
+		    what);
 		return -1;
-	fd = (int)syscall(SYS_pidfd_open, pid, 0);
-	if (fd == -1)
-		return errno == ESRCH ? 0 : -1;
-	log_info("%s/%s: stopping pid %d before spawn", pw->in->ref.service,
-	    pw->in->ref.action, (int)pid);
-	kill(pid, sig);
-	kill(pid, SIGCONT);
+	}
+	if (pw->n >= PREWAIT_MAX) {
+		(void)snprintf(err, errlen, "%s: more than %d processes to "
+		    "stop", what, PREWAIT_MAX);
+		return -1;
+	}
+	if ((fd = pidfd_open_pid(pid)) == -1) {
+		if (errno == ESRCH)
+			return 0;
+		(void)snprintf(err, errlen, "%s: pidfd of pid %d: %s", what,
+		    (int)pid, strerror(errno));
+		return -1;
+	}
+	r = proc_is_action(fd, pid, env ? &in->ref : NULL, uid, 0, start, &pi,
+	    why, sizeof(why));
+	if (r != 1) {
+		close(fd);
+		if (r == -1)
+			return 0;
+		(void)snprintf(err, errlen, "%s: pid %d is not the action's "
+		    "(%s): left alone", what, (int)pid, why);
+		return 1;
+	}
+	log_info("%s/%s: %s: stopping pid %d before spawn", in->ref.service,
+	    in->ref.action, what, (int)pid);
+	if (pidfd_signal(fd, ac->stop_signal) == -1 && errno == ESRCH) {
+		close(fd);
+		return 0;
+	}
+	pidfd_signal(fd, SIGCONT);
 	pw->pids[pw->n] = pid;
 	pw->fds[pw->n] = fd;
 	pw->evs[pw->n] = event_new(sp->base, fd, EV_READ, prewait_gone_cb,
-	    pw->in);
+	    in);
 	if (pw->evs[pw->n] == NULL || event_add(pw->evs[pw->n], NULL))
 		fatalx("%s: event", __func__);
 	pw->n++;
@@ -298,10 +444,16 @@ prespawn_continue(struct inst *in)
 		send_failed(&ref, EADDRINUSE, "%s", err);
 		return;
 	}
-	if (pw->retry && pw->round < PREWAIT_ROUNDS) {
-		pw->retry = 0;
+	/*
+	 * Look again soon: a holder not seen yet, or all those asked to
+	 * stop gone already (what they held, e.g. a socket file, may be
+	 * left for the next round to clean).
+	 */
+	if ((pw->retry || (pw->n > 0 && prewait_pending(pw) == 0)) &&
+	    pw->round < PREWAIT_ROUNDS) {
 		tv.tv_sec = 0;
-		tv.tv_usec = RETRY_MS * 1000;
+		tv.tv_usec = pw->retry ? RETRY_MS * 1000 : 0;
+		pw->retry = 0;
 		if (pw->ev_retry == NULL)
 			pw->ev_retry = evtimer_new(sp->base, prewait_retry_cb,
 			    in);
@@ -339,42 +491,36 @@ prespawn_run(struct inst *in, struct service_conf *sc,
 	prespawn_continue(in);
 }
 
-/* 1. singleton: the previous instance named by the pid file. */
-static void
+/*
+ * 1. singleton: the previous instance named by the pid file, if it is
+ * provably one: the action's uid, this service and action in its
+ * environment, the recorded start time.  A pid file naming anything
+ * else is not believed: the process is left alone and the spawn goes
+ * on (the file is rewritten after it).
+ */
+static int
 check_singleton(struct inst *in, struct action_conf *ac,
-    struct prewait *pw)
+    struct prewait *pw, char *err, size_t errlen)
 {
-	char			 path[PATH_MAX], side[PATH_MAX + 8], xa[32];
-	char			*ep;
-	unsigned long long	 pid, start = 0;
-	uint64_t		 st;
-	ssize_t			 xn;
-	int			 ours;
+	char			 path[PATH_MAX];
+	unsigned long long	 pid;
+	uint64_t		 start;
+	int			 r;
 
 	if (!ac->singleton ||
 	    inst_pidfile_path(&in->ref, ac, path, sizeof(path)) == -1)
-		return;
-	if (read_number_file(path, &pid) == -1 || pid <= 1 ||
-	    pid > INT_MAX || (pid_t)pid == sp->self)
-		return;
-	xn = getxattr(path, PIDFILE_XATTR, xa, sizeof(xa) - 1);
-	if (xn > 0) {
-		xa[xn] = '\0';
-		start = strtoull(xa, &ep, 10);
-		ours = ep != xa && *ep == '\0';
-	} else {
-		snprintf(side, sizeof(side), "%s.start", path);
-		ours = read_number_file(side, &start) == 0;
+		return 0;
+	if (pidfile_read(path, &pid, &start) == -1 || pid <= 1 ||
+	    pid > INT_MAX)
+		return 0;
+	r = prewait_add(pw, ac, (pid_t)pid, 1, start, "pid file", err,
+	    errlen);
+	if (r == 1) {
+		log_warnx("%s/%s: %s", in->ref.service, in->ref.action, err);
+		err[0] = '\0';
+		return 0;
 	}
-	if (proc_stat((pid_t)pid, &st, NULL, NULL, NULL, 0) == -1)
-		return;
-	if (ours && st != start) {
-		log_info("%s/%s: pid file names pid %llu, now another "
-		    "process: left alone", in->ref.service, in->ref.action,
-		    pid);
-		return;
-	}
-	prewait_add(pw, (pid_t)pid, ac->stop_signal);
+	return r;
 }
 
 /* 2. declared unix sockets */
@@ -382,7 +528,7 @@ static int
 check_sockets(struct inst *in, struct action_conf *ac, struct prewait *pw,
     char *err, size_t errlen)
 {
-	char		 sockdir[PATH_MAX], *path;
+	char		 sockdir[PATH_MAX], *path, what[PATH_MAX + 8];
 	struct stat	 sb;
 	pid_t		 owner;
 	char		 comm[32];
@@ -416,8 +562,11 @@ check_sockets(struct inst *in, struct action_conf *ac, struct prewait *pw,
 			continue;
 		}
 		if (ac->singleton || ac->kill_others) {
-			prewait_add(pw, owner, ac->stop_signal);
+			snprintf(what, sizeof(what), "socket %s", path);
 			free(path);
+			if (prewait_add(pw, ac, owner, 0, 0, what, err,
+			    errlen) != 0)
+				return -1;
 			continue;
 		}
 		snprintf(err, errlen, "socket %s held by pid %d (%s)", path,
@@ -434,7 +583,7 @@ check_ports(struct inst *in, struct action_conf *ac, struct prewait *pw,
     char *err, size_t errlen)
 {
 	pid_t	 owner;
-	char	 comm[32];
+	char	 comm[32], what[32];
 	size_t	 i;
 
 	for (i = 0; i < ac->ntcp_ports; i++) {
@@ -442,7 +591,11 @@ check_ports(struct inst *in, struct action_conf *ac, struct prewait *pw,
 		if (owner == 0)
 			continue;
 		if (owner > 0 && (ac->singleton || ac->kill_others)) {
-			prewait_add(pw, owner, ac->stop_signal);
+			snprintf(what, sizeof(what), "port %u",
+			    ac->tcp_ports[i]);
+			if (prewait_add(pw, ac, owner, 0, 0, what, err,
+			    errlen) != 0)
+				return -1;
 			continue;
 		}
 		if (owner > 0)
@@ -462,7 +615,8 @@ prespawn_check(struct inst *in, struct service_conf *sc,
 {
 	char	 sockdir[PATH_MAX], ready[PATH_MAX + 80];
 
-	check_singleton(in, ac, pw);
+	if (check_singleton(in, ac, pw, err, errlen) == -1)
+		return -1;
 	if (check_sockets(in, ac, pw, err, errlen) == -1)
 		return -1;
 	if (check_ports(in, ac, pw, err, errlen) == -1)

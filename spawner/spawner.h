@@ -102,7 +102,25 @@ int		 spawn_paths(const struct m_ref *, const char *, char *,
 void		 spawn_reopen_logs(const struct m_ref *);
 void		 spawn_cred_flush(void);
 
+/*
+ * What the kernel says about a process, read from /proc/PID/stat and
+ * /proc/PID/status: never from a message or the store.
+ */
+struct proc_ident {
+	uint64_t		 starttime;
+	pid_t			 pgid;
+	pid_t			 sid;
+	uid_t			 uids[4];	/* real, effective, saved, fs */
+};
+
 /* reap.c */
+int		 pidfd_open_pid(pid_t);
+int		 pidfd_signal(int, int);
+int		 pidfd_exited(int);
+int		 proc_ident_read(pid_t, struct proc_ident *);
+int		 proc_env_match(pid_t, const struct m_ref *, uint64_t);
+int		 proc_is_action(int, pid_t, const struct m_ref *, uid_t,
+		    uint64_t, uint64_t, struct proc_ident *, char *, size_t);
 void		 reap_init(void);
 void		 reap_adopt(const struct m_spawned *);
 void		 reap_watch_pidfd(struct inst *);
@@ -122,6 +140,7 @@ int		 inst_pidfile_path(const struct m_ref *, struct action_conf *,
 		    char *, size_t);
 void		 inst_pidfile_write(struct inst *);
 void		 inst_pidfile_remove(struct inst *);
+int		 action_uid(struct action_conf *, uid_t *);
 
 /* sockown.c */
 int		 sock_listening(const char *);

@@ -19,16 +19,34 @@
 #include "spawner.h"
 #include "util.h"
 
+/*
+ * The leader is signalled first: through its pidfd when adopted, else
+ * as our child, not yet reaped (its instance is freed only when it is).
+ * Its group is signalled only if that worked: the group is the one
+ * the leader made at its spawn (setsid), or the one the kernel showed
+ * at adoption, and its id cannot belong to another group while the
+ * leader is there, even as a zombie.
+ */
 void
 stop_kill_group(struct inst *in, int sig)
 {
-	if (in->pgid > 1) {
+	int	 leader = 0;
+
+	if (in->pidfd != -1)
+		leader = pidfd_signal(in->pidfd, sig) == 0;
+	else if (!in->adopted && in->pid > 1)
+		leader = kill(in->pid, sig) == 0;
+	if (leader && in->pgid > 1) {
 		if (killpg(in->pgid, sig) == -1 && errno != ESRCH)
 			log_warn("%s: killpg %d", __func__, (int)in->pgid);
 		if (sig != SIGKILL && sig != SIGCONT)
 			killpg(in->pgid, SIGCONT);
-	} else if (in->pid > 1)
-		kill(in->pid, sig);
+	} else if (leader && sig != SIGKILL && sig != SIGCONT) {
+		if (in->pidfd != -1)
+			pidfd_signal(in->pidfd, SIGCONT);
+		else
+			kill(in->pid, SIGCONT);
+	}
 	kill_job_orphans(in->ref.job_id, sig);
 }
 
