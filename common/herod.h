@@ -54,6 +54,7 @@ void	sandbox_seccomp(const char *who);
 void	sandbox_fs_prober(const struct herod_env *);
 void	sandbox_fs_store(const struct herod_env *, int chrooted);
 /* common/sandbox.c: PR_SET_PDEATHSIG so a worker dies with its parent. */
+#define HEROD_PARENT_ENV	"HEROD_PARENT_PID"	/* for the workers */
 void	sandbox_die_with_parent(void);
 
 #endif

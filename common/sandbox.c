@@ -19,6 +19,7 @@
 #include <linux/capability.h>
 
 #include <errno.h>
+#include <stdlib.h>
 #include <fcntl.h>
 #include <grp.h>
 #include <signal.h>
@@ -137,12 +138,26 @@ sandbox_drop(const struct herod_env *env, const char *chroot_dir)
 		fatal("%s: PR_SET_NO_NEW_PRIVS", __func__);
 }
 
+/*
+ * A worker goes with its parent.  The parent's pid comes in the
+ * environment (HEROD_PARENT_PID), so that a herod that is pid 1 of a
+ * container is not taken for a parent that is gone.
+ */
 void
 sandbox_die_with_parent(void)
 {
+	const char	*e = getenv(HEROD_PARENT_ENV), *errstr;
+	pid_t		 want = 0;
+
 	if (prctl(PR_SET_PDEATHSIG, SIGTERM) == -1)
 		fatal("%s: PR_SET_PDEATHSIG", __func__);
-	if (getppid() == 1)
+	if (e != NULL) {
+		want = (pid_t)strtonum(e, 1, INT32_MAX, &errstr);
+		if (errstr != NULL)
+			fatalx("%s: %s is %s", __func__, HEROD_PARENT_ENV,
+			    errstr);
+	}
+	if (want != 0 ? getppid() != want : getppid() == 1)
 		fatalx("%s: parent already gone", __func__);
 }
 

@@ -32,7 +32,7 @@
 struct herod_env	 herod_env;
 struct parent		 pt;
 
-static struct event	*ev_sigs[6];
+static struct event	*ev_sigs[7];
 
 __attribute__((noreturn)) static void
 usage(void)
@@ -431,6 +431,23 @@ dirs_setup(void)
 	close(fd);
 }
 
+/*
+ * The workers learn our pid from their environment: as pid 1 of a
+ * container, a parent of pid 1 is us, not a parent that is gone.
+ */
+static void
+parent_pid_export(void)
+{
+	char	 buf[16];
+
+	snprintf(buf, sizeof(buf), "%d", (int)getpid());
+	if (setenv(HEROD_PARENT_ENV, buf, 1) == -1)
+		fatal("%s: setenv", __func__);
+	if (getpid() == 1)
+		log_info("running as pid 1: reaping every orphan, SIGTERM, "
+		    "SIGINT and SIGPWR stop all services");
+}
+
 static void
 sig_cb(int sig, short ev, void *arg)
 {
@@ -442,6 +459,7 @@ sig_cb(int sig, short ev, void *arg)
 		break;
 	case SIGTERM:
 	case SIGINT:
+	case SIGPWR:
 		log_info("%s: stopping all services, then exiting",
 		    strsignal(sig));
 		pt.shutting_down = 1;
@@ -464,8 +482,8 @@ sig_cb(int sig, short ev, void *arg)
 static void
 signals_init(void)
 {
-	int	 sigs[] = { SIGHUP, SIGTERM, SIGINT, SIGUSR1, SIGCHLD,
-		    SIGPIPE };
+	int	 sigs[] = { SIGHUP, SIGTERM, SIGINT, SIGPWR, SIGUSR1,
+		    SIGCHLD, SIGPIPE };
 	size_t	 i;
 
 	for (i = 0; i < nitems(sigs); i++) {
@@ -558,6 +576,7 @@ main(int argc, char *argv[], char *envp[])
 	signal(SIGPIPE, SIG_IGN);
 	if (prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == -1)
 		fatal("PR_SET_CHILD_SUBREAPER");
+	parent_pid_export();
 	RB_INIT(&pt.svcs);
 	pt.next_job_id = pt.next_run_id = 1;
 	if (config_initial() == -1)
