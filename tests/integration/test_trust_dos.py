@@ -239,19 +239,19 @@ def test_emfile_no_spin(h):
     log0 = os.path.getsize(h.log)
     cpu0 = cpu_s(pid)
     t0 = time.monotonic()
-    # root is served all the same (out of descriptors)
-    rc, doc, err, dt = timed_ctl(h, "list", timeout=10 * SCALE)
-    check(rc == 0 and doc["services"][0]["state"] == "running", (rc, err))
     # an observation window, not a wait for a condition
-    time.sleep(max(0, 2.0 - (time.monotonic() - t0)))
+    time.sleep(2.0)
     cpu = cpu_s(pid) - cpu0
     window = time.monotonic() - t0
     grown = os.path.getsize(h.log) - log0
-    print("  at EMFILE: parent CPU %.2fs in %.1fs, log +%d bytes, root's "
-          "list in %.2fs" % (cpu, window, grown, dt))
-    check(cpu < 0.3 * window * SCALE, "parent spins: %.2fs CPU in %.1fs" %
+    print("  at EMFILE: parent CPU %.2fs in %.1fs, log +%d bytes" %
+          (cpu, window, grown))
+    check(cpu < 0.1 * window * SCALE, "parent spins: %.2fs CPU in %.1fs" %
           (cpu, window))
     check(grown < 64 * 1024, "log grew by %d bytes" % grown)
+    # root is served all the same (out of descriptors)
+    rc, doc, err, dt = timed_ctl(h, "list", timeout=10 * SCALE)
+    check(rc == 0 and doc["services"][0]["state"] == "running", (rc, err))
     check(dt < 3 * SCALE, "root's list took %.2fs" % dt)
     a.stop()
     rc, doc, err, dt = timed_ctl(h, "list")
@@ -292,18 +292,22 @@ def test_status_fanout(h):
     wait_for(lambda: os.path.exists(count), 10, "the first probe run")
     runs0 = len(open(count).read().split())
     t0 = time.monotonic()
+    outs = []
     for i in range(5):
         p = subprocess.run([HEROCTL, "-s", h.sock, "status"] + ["p"] * 300,
                            capture_output=True, timeout=30,
                            preexec_fn=demote_fn(ATTACKER))
         check(p.returncode == 0, (p.returncode, p.stderr))
-        check(p.stdout.count(b"p: running") == 1, p.stdout[:300])
+        outs.append(p.stdout)
     dt = time.monotonic() - t0
     # each fresh run is awaited: the count is final once status returned
     runs = len(open(count).read().split()) - runs0
     print("  5 x status with 300 copies of the name: %d probe runs in "
           "%.1fs" % (runs, dt))
     check(runs <= 2 + int(dt), "%d probe runs in %.1fs" % (runs, dt))
+    # one answer per service named, however often
+    for out in outs:
+        check(out.count(b"p: running") == 1, out[:300])
 
 
 @with_attacker
