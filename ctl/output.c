@@ -255,18 +255,19 @@ void
 put_text(FILE *fp, const char *s, size_t len, int keepnl)
 {
 	const unsigned char	*p = (const unsigned char *)s;
-	size_t			 i, j, n;
+	size_t			 i, j, n, start = 0;
 	int			 esc;
 
 	for (i = 0; i < len; i += n) {
 		n = esc_next(p + i, len - i, keepnl, &esc);
-		if (!esc) {
-			fwrite(p + i, 1, n, fp);
+		if (!esc)
 			continue;
-		}
+		fwrite(p + start, 1, i - start, fp);	/* the safe run */
 		for (j = 0; j < n; j++)
 			fprintf(fp, "\\x%02x", p[i + j]);
+		start = i + n;
 	}
+	fwrite(p + start, 1, len - start, fp);
 }
 
 /* Print a string from herod, see esc_next(). */
