@@ -67,7 +67,8 @@ enum m_type {
 	M_STORE_LOAD_JOB,	/* store->p: struct m_store_job */
 	M_STORE_LOAD_DONE,	/* store->p: struct m_store_load_done */
 	M_STORE_CLIENT,		/* p->store: fd of a heroctl connection +
-				   struct ctl_request + names (as received) */
+				   struct m_store_client, then struct
+				   ctl_request + names (as received) */
 	M_LOG_STATS,		/* store->p: struct m_log_stats */
 	M_STORE_LOGCONF,	/* p->store: struct m_store_logconf */
 };
@@ -235,6 +236,12 @@ struct m_store_job {
 struct m_store_load_done {
 	uint64_t	max_job_id;
 	uint64_t	max_run_id;
+};
+
+/* Who the heroctl client handed to the store is (SO_PEERCRED). */
+struct m_store_client {
+	uint32_t	uid;
+	uint32_t	admin;		/* 1: may use the admins' reserve */
 };
 
 struct m_log_stats {

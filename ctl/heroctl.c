@@ -284,7 +284,6 @@ handle_end(struct reply *r, const struct parse_result *res,
     const struct msg *m)
 {
 	struct ctl_end	 end;
-	unsigned char	*s;
 	int		 code;
 
 	if (msg_get_exact(m, &end, sizeof(end)) == -1) {
@@ -310,11 +309,9 @@ handle_end(struct reply *r, const struct parse_result *res,
 
 	if (end.message[0] != '\0') {
 		/* keep the terminal sane whatever the text holds */
-		for (s = (unsigned char *)end.message; *s != '\0'; s++)
-			if ((*s < 0x20 && *s != '\n' && *s != '\t') ||
-			    *s == 0x7f)
-				*s = '?';
-		fprintf(stderr, "heroctl: %s\n", end.message);
+		fputs("heroctl: ", stderr);
+		put_text(stderr, end.message, strlen(end.message), 1);
+		fputc('\n', stderr);
 	}
 	return (code);
 }

@@ -6,6 +6,7 @@
 
 #include <sys/types.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <stdint.h>
 
 #include "ctl.h"
@@ -42,5 +43,7 @@ void		 parse(int, char *[], struct parse_result *);
 int		 out_document(const struct parse_result *, const char *,
 		    size_t);
 int		 out_line(const struct parse_result *, const char *, size_t);
+/* Text from herod with every terminal control made visible as \xHH. */
+void		 put_text(FILE *, const char *, size_t, int keepnl);
 
 #endif

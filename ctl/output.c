@@ -3,6 +3,13 @@
  * people from it.  Everything herod sends is checked before use: a
  * document that is not JSON, nests too deeply or has the wrong shape is
  * printed raw after a warning, and heroctl then exits 1.
+ *
+ * Much of it is text a service chose (log lines, status texts, probe
+ * errors, reasons), so nothing of it may drive the operator's terminal:
+ * control bytes (C0 but tab, DEL, C1 as UTF-8 and as lone bytes) come
+ * out as a visible \xHH.  Log lines keep their bytes when stdout is not
+ * a terminal; -j output to a terminal gets those characters as JSON
+ * \u00XX escapes, which mean the same to a JSON reader.
  */
 
 #include <sys/param.h>
@@ -13,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <yajl/yajl_gen.h>
 #include <yajl/yajl_tree.h>
@@ -45,7 +53,11 @@ static yajl_val	 json_parse(const char *, size_t, char *, size_t);
 static yajl_val	 jget(yajl_val, const char *);
 static const char *jstr(yajl_val, const char *, const char *);
 static long long jint(yajl_val, const char *, long long);
+static int	 stdout_tty(void);
+static size_t	 esc_len(const unsigned char *, size_t);
 static void	 put_safe(const char *);
+static void	 put_raw(const char *, size_t);
+static void	 put_json(const char *, size_t);
 static void	 put_pad(const char *, size_t);
 static void	 fmt_uptime(long long, char *, size_t);
 static void	 fmt_ts(yajl_val, char *, size_t);
@@ -67,7 +79,9 @@ static int	 out_event(yajl_val);
 
 /*
  * Reject NUL bytes (yajl reads C strings) and nesting deeper than
- * JSON_MAX_DEPTH before yajl builds a tree.
+ * JSON_MAX_DEPTH before yajl builds a tree.  yajl_tree_parse() accepts
+ * comments, whose brackets this count would not see: JSON has no '/'
+ * outside a string, so one is refused, as is a closer with nothing open.
  */
 static int
 json_depth_ok(const char *s, size_t len)
@@ -91,6 +105,8 @@ json_depth_ok(const char *s, size_t len)
 		case '"':
 			instr = 1;
 			break;
+		case '/':
+			return (0);
 		case '{':
 		case '[':
 			if (++depth > JSON_MAX_DEPTH)
@@ -98,7 +114,8 @@ json_depth_ok(const char *s, size_t len)
 			break;
 		case '}':
 		case ']':
-			depth--;
+			if (--depth < 0)
+				return (0);
 			break;
 		}
 	}
@@ -109,7 +126,8 @@ static yajl_val
 json_parse(const char *s, size_t len, char *errbuf, size_t errlen)
 {
 	if (!json_depth_ok(s, len)) {
-		strlcpy(errbuf, "NUL byte or nested too deeply", errlen);
+		strlcpy(errbuf, "NUL byte, comment or nested too deeply",
+		    errlen);
 		return (NULL);
 	}
 	return (yajl_tree_parse(s, errbuf, errlen));
@@ -149,14 +167,151 @@ jint(yajl_val o, const char *key, long long def)
 	return (YAJL_GET_INTEGER(v));
 }
 
-/* Print text from herod, control characters replaced. */
+static int
+stdout_tty(void)
+{
+	static int	 tty = -1;
+
+	if (tty == -1)
+		tty = isatty(STDOUT_FILENO);
+	return (tty);
+}
+
+/*
+ * How many bytes starting at p[0] (a byte >= 0x80) make one valid UTF-8
+ * character: 2 to 4, or 0.
+ */
+static size_t
+utf8_len(const unsigned char *p, size_t len)
+{
+	unsigned char	 lo = 0x80, hi = 0xbf;
+	size_t		 n, i;
+
+	if (p[0] >= 0xc2 && p[0] <= 0xdf)
+		n = 2;
+	else if (p[0] >= 0xe0 && p[0] <= 0xef) {
+		n = 3;
+		if (p[0] == 0xe0)
+			lo = 0xa0;
+		else if (p[0] == 0xed)
+			hi = 0x9f;
+	} else if (p[0] >= 0xf0 && p[0] <= 0xf4) {
+		n = 4;
+		if (p[0] == 0xf0)
+			lo = 0x90;
+		else if (p[0] == 0xf4)
+			hi = 0x8f;
+	} else
+		return (0);
+	if (len < n || p[1] < lo || p[1] > hi)
+		return (0);
+	for (i = 2; i < n; i++)
+		if (p[i] < 0x80 || p[i] > 0xbf)
+			return (0);
+	return (n);
+}
+
+/*
+ * Length of the next piece of p: *esc set when it must not reach a
+ * terminal as is: a C0 control but tab (newline too unless keepnl),
+ * DEL, a C1 control as UTF-8 (U+0080..U+009F), or a byte 0x80..0x9F
+ * that is no part of a UTF-8 character (C1 for an 8-bit terminal).
+ */
+static size_t
+esc_next(const unsigned char *p, size_t len, int keepnl, int *esc)
+{
+	size_t	 n;
+
+	*esc = 0;
+	if (p[0] < 0x80) {
+		*esc = (p[0] < 0x20 && p[0] != '\t' &&
+		    !(keepnl && p[0] == '\n')) || p[0] == 0x7f;
+		return (1);
+	}
+	if ((n = utf8_len(p, len)) == 0) {
+		*esc = p[0] <= 0x9f;
+		return (1);
+	}
+	*esc = n == 2 && p[0] == 0xc2 && p[1] <= 0x9f;
+	return (n);
+}
+
+/* What put_text() writes for len bytes of s. */
+static size_t
+esc_len(const unsigned char *s, size_t len)
+{
+	size_t	 i, n, out = 0;
+	int	 esc;
+
+	for (i = 0; i < len; i += n) {
+		n = esc_next(s + i, len - i, 0, &esc);
+		out += esc ? n * 4 : n;
+	}
+	return (out);
+}
+
+/* Write len bytes of text from herod to fp, see esc_next(). */
+void
+put_text(FILE *fp, const char *s, size_t len, int keepnl)
+{
+	const unsigned char	*p = (const unsigned char *)s;
+	size_t			 i, j, n, start = 0;
+	int			 esc;
+
+	for (i = 0; i < len; i += n) {
+		n = esc_next(p + i, len - i, keepnl, &esc);
+		if (!esc)
+			continue;
+		fwrite(p + start, 1, i - start, fp);	/* the safe run */
+		for (j = 0; j < n; j++)
+			fprintf(fp, "\\x%02x", p[i + j]);
+		start = i + n;
+	}
+	fwrite(p + start, 1, len - start, fp);
+}
+
+/* Print a string from herod, see esc_next(). */
 static void
 put_safe(const char *s)
 {
-	const unsigned char	*p;
+	put_text(stdout, s, strlen(s), 0);
+}
 
-	for (p = (const unsigned char *)s; *p != '\0'; p++)
-		putchar(*p < 0x20 || *p == 0x7f ? '?' : *p);
+/* Bytes as received: escaped when they go to a terminal. */
+static void
+put_raw(const char *s, size_t len)
+{
+	if (stdout_tty())
+		put_text(stdout, s, len, 1);
+	else
+		fwrite(s, 1, len, stdout);
+}
+
+/*
+ * herod's JSON (-j): as received, but to a terminal the characters of
+ * esc_next() become \u00XX escapes (they can only be in strings).
+ */
+static void
+put_json(const char *s, size_t len)
+{
+	const unsigned char	*p = (const unsigned char *)s;
+	size_t			 i, n;
+	int			 esc;
+
+	if (!stdout_tty()) {
+		fwrite(s, 1, len, stdout);
+		return;
+	}
+	for (i = 0; i < len; i += n) {
+		n = esc_next(p + i, len - i, 1, &esc);
+		if (!esc)
+			fwrite(p + i, 1, n, stdout);
+		else if (n == 2)	/* U+0080..U+009F */
+			printf("\\u%04x", (unsigned)((p[i] & 0x1f) << 6 |
+			    (p[i + 1] & 0x3f)));
+		else
+			printf("\\u%04x", p[i]);
+	}
 }
 
 static void
@@ -165,7 +320,8 @@ put_pad(const char *s, size_t width)
 	size_t	 len;
 
 	put_safe(s);
-	for (len = strlen(s); len < width; len++)
+	for (len = esc_len((const unsigned char *)s, strlen(s)); len < width;
+	    len++)
 		putchar(' ');
 }
 
@@ -440,11 +596,14 @@ put_value(yajl_val v)
 			return;
 		}
 		putchar('"');
-		for (; *s != '\0'; s++) {
-			if (*s == '"' || *s == '\\')
-				putchar('\\');
-			putchar((unsigned char)*s < 0x20 || *s == 0x7f ?
-			    '?' : *s);
+		for (; *s != '\0'; s += len) {
+			len = strcspn(s, "\"\\");
+			put_text(stdout, s, len, 0);
+			if (s[len] == '\0')
+				break;
+			putchar('\\');
+			putchar(s[len]);
+			len++;
 		}
 		putchar('"');
 		return;
@@ -453,7 +612,7 @@ put_value(yajl_val v)
 		err(EXIT_FAILED, NULL);
 	gen_value(g, v);
 	if (yajl_gen_get_buf(g, &buf, &len) == yajl_gen_status_ok)
-		fwrite(buf, 1, len, stdout);
+		put_text(stdout, (const char *)buf, len, 0);
 	yajl_gen_free(g);
 }
 
@@ -800,7 +959,7 @@ out_document(const struct parse_result *res, const char *buf, size_t len)
 	int		 rv = -1;
 
 	if (res->json) {
-		fwrite(buf, 1, len, stdout);
+		put_json(buf, len);
 		if (len > 0 && buf[len - 1] != '\n')
 			putchar('\n');
 		return (0);
@@ -843,7 +1002,7 @@ out_document(const struct parse_result *res, const char *buf, size_t len)
 	errbuf[strcspn(errbuf, "\n")] = '\0';
 	fflush(stdout);
 	warnx("bad JSON from herod (%s), printed as received", errbuf);
-	fwrite(buf, 1, len, stdout);
+	put_raw(buf, len);
 	if (len > 0 && buf[len - 1] != '\n')
 		putchar('\n');
 	return (-1);
@@ -876,7 +1035,7 @@ out_log(const char *buf, size_t len, yajl_val o)
 	if ((text = malloc(rawlen + 1)) == NULL)
 		err(EXIT_FAILED, NULL);
 	n = json_unescape(raw, rawlen, text);
-	fwrite(text, 1, n, stdout);
+	put_raw(text, n);
 	putchar('\n');
 	free(text);
 	return (0);
@@ -923,7 +1082,7 @@ out_line(const struct parse_result *res, const char *buf, size_t len)
 
 	if (res->json) {
 		if (len > 0) {
-			fwrite(buf, 1, len, stdout);
+			put_json(buf, len);
 			putchar('\n');
 		}
 		return (0);
@@ -950,7 +1109,7 @@ out_line(const struct parse_result *res, const char *buf, size_t len)
 	errbuf[strcspn(errbuf, "\n")] = '\0';
 	fflush(stdout);
 	warnx("bad JSON line from herod (%s), printed as received", errbuf);
-	fwrite(buf, 1, len, stdout);
+	put_raw(buf, len);
 	putchar('\n');
 	return (-1);
 }

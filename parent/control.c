@@ -4,13 +4,33 @@
  * herod's uid, members of -G group) may do everything; others may only
  * list, status, events and version.  A bad request closes only that
  * connection.
+ *
+ * Any local user may connect, so what a connection costs is bounded: a
+ * connection counts against its uid until it is closed, not until it is
+ * answered (an answer the client does not read stays queued here); a
+ * non-admin uid has at most CLIENTS_PER_UID, all non-admins together
+ * leave a quarter of the connections to admins, and the unread output
+ * of non-admins is bounded per uid and in total (beyond it a request is
+ * refused with a short error).  A client that reads nothing of its
+ * answer for CLIENT_STALL_S is dropped; one that sends no request
+ * within CLIENT_REQUEST_S too.  Out of descriptors (EMFILE), accepting
+ * goes on with a descriptor kept in reserve: an admin is served with
+ * it, anyone else is closed at once, and when even that is not possible
+ * accepting pauses until a descriptor is freed or ACCEPT_RETRY_MS pass;
+ * it never spins.  Names in a request are deduplicated, and a status
+ * asked by a non-admin runs the probes of a service afresh at most once
+ * per PROBE_FRESH_MS, whoever asks: others share the run in progress or
+ * get the last result.
  */
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/tree.h>
 #include <sys/types.h>
 #include <sys/un.h>
 
 #include <errno.h>
+#include <fcntl.h>
 #include <grp.h>
 #include <limits.h>
 #include <pwd.h>
@@ -27,11 +47,20 @@
 #include "log.h"
 #include "msg.h"
 #include "parent.h"
+#include "ratelim.h"
 #include "util.h"
 
-#define CLIENTS_MAX		512
-#define CLIENTS_PER_UID		32
-#define CLIENT_QUEUE_MAX	(64 * 1024 * 1024)
+#define CLIENTS_MAX		512	/* connections, at most */
+#define CLIENTS_PER_UID		32	/* of one non-admin uid */
+#define FD_HEADROOM		64	/* descriptors left for the rest */
+#define CLIENT_QUEUE_MAX	(64 * 1024 * 1024)	/* one connection */
+#define UID_QUEUE_MAX		(4 * 1024 * 1024)	/* unread, per uid */
+#define USERS_QUEUE_MAX		(16 * 1024 * 1024)	/* all non-admins */
+#define CLIENT_REQUEST_S	10	/* to send the request */
+#define CLIENT_STALL_S		10	/* reading nothing of the answer */
+#define ACCEPT_BATCH		64	/* connections per wakeup */
+#define ACCEPT_RETRY_MS		200	/* paused at EMFILE */
+#define PROBE_FRESH_MS		1000	/* fresh probe runs of a service */
 #define WAIT_DEFAULT_S		90
 #define NAMES_MAX		4096
 
@@ -41,7 +70,10 @@ struct client {
 	uid_t			 uid;
 	pid_t			 pid;
 	int			 admin;
-	int			 done;		/* answered */
+	int			 done;		/* answered, output queued */
+	int			 got_request;
+	size_t			 last_queued;	/* done: at the last check */
+	int			 stalled_s;	/* done: no progress since */
 	struct ctl_request	 req;
 	char			**names;
 	size_t			 nnames;
@@ -52,21 +84,56 @@ struct client {
 #define WAIT_NOWAIT	3
 	void			*deferred;	/* request kept until started */
 	size_t			 deferred_len;
-	uint32_t		 probe_seq;
+	uint32_t		*runs;		/* status: probe runs awaited */
+	size_t			 nruns;
 	int			 probes_pending;
 	struct event		*ev_timer;
 };
 static TAILQ_HEAD(, client) clients = TAILQ_HEAD_INITIALIZER(clients);
 static size_t		 nclients;
+static size_t		 nusers;	/* of them, non-admin */
+static size_t		 clients_max;	/* from RLIMIT_NOFILE */
+static size_t		 users_max;
+static size_t		 per_uid_max;
 static int		 ctl_fd = -1;
+static int		 reserve_fd = -1;	/* for EMFILE */
+static int		 accept_paused;
 static struct event	*ev_accept;
+static struct event	*ev_accept_retry;
 static char		 ctl_path[PATH_MAX];
 static gid_t		 admin_gid;
 static int		 have_admin_gid;
 
+/* The last fresh probe run of a service asked for by status. */
+struct fresh {
+	RB_ENTRY(fresh)		 entry;
+	char			 service[NAME_BUF];
+	uint32_t		 seq;		/* run in progress, 0 none */
+	int64_t			 started_ms;
+};
+RB_HEAD(fresh_tree, fresh);
+static int	fresh_cmp(struct fresh *, struct fresh *);
+RB_PROTOTYPE(fresh_tree, fresh, entry, fresh_cmp);
+RB_GENERATE(fresh_tree, fresh, entry, fresh_cmp);
+static struct fresh_tree fresh_runs = RB_INITIALIZER(&fresh_runs);
+
+/* Log lines any local user can cause. */
+static struct ratelim	 rl_refused = RATELIM_INIT(10, 10000);
+static struct ratelim	 rl_accept = RATELIM_INIT(10, 10000);
+static struct ratelim	 rl_output = RATELIM_INIT(10, 10000);
+
 static void	client_free(struct client *);
 static void	client_reply_status(struct client *);
 static void	client_run(struct client *, void *, size_t);
+static void	client_timer(struct client *, uint32_t);
+static void	accept_resume(void);
+static void	reserve_refill(void);
+
+static int
+fresh_cmp(struct fresh *a, struct fresh *b)
+{
+	return strcmp(a->service, b->service);
+}
 
 static void
 client_send_data(struct client *c, const void *buf, size_t len)
@@ -100,19 +167,91 @@ client_end(struct client *c, int code, const char *fmt, ...)
 		va_end(ap);
 	}
 	c->done = 1;
+	c->probes_pending = 0;
+	if (c->ev_timer != NULL)
+		evtimer_del(c->ev_timer);
 	msgev_send(c->mev, CTL_M_END, 0, 0, -1, &e, sizeof(e));
-	msgev_close_when_flushed(c->mev);
-	c->mev = NULL;		/* the library frees it once flushed */
-	client_free(c);
+	/* Nothing more to read; counted until the output is taken. */
+	msgev_pause(c->mev, 1);
+	msgev_flush(c->mev);
+	if ((c->last_queued = msgev_queued(c->mev)) == 0) {
+		client_free(c);
+		return;
+	}
+	c->stalled_s = 0;
+	client_timer(c, 1);
+}
+
+/* A done client: closed once its output has gone or it reads nothing. */
+static void
+client_linger(struct client *c)
+{
+	size_t	 q = msgev_queued(c->mev);
+
+	if (q == 0) {
+		client_free(c);
+		return;
+	}
+	if (q < c->last_queued) {
+		c->last_queued = q;
+		c->stalled_s = 0;
+	} else if (++c->stalled_s >= CLIENT_STALL_S) {
+		if (ratelim_ok(&rl_output, __func__))
+			log_warnx("%s: uid %u pid %d reads nothing of its "
+			    "answer (%zu bytes), dropped", __func__,
+			    (unsigned)c->uid, (int)c->pid, q);
+		client_free(c);
+		return;
+	}
+	client_timer(c, 1);
+}
+
+/*
+ * Output the non-admins have not read yet: of uid (excluding c), and of
+ * all of them.
+ */
+static void
+users_queued(struct client *c, size_t *of_uid, size_t *all)
+{
+	struct client	*o;
+	size_t		 q;
+
+	*of_uid = *all = 0;
+	TAILQ_FOREACH(o, &clients, entry) {
+		if (o == c || o->admin || o->mev == NULL)
+			continue;
+		q = msgev_queued(o->mev);
+		*all += q;
+		if (o->uid == c->uid)
+			*of_uid += q;
+	}
 }
 
 static void
 client_gen_end(struct client *c, yajl_gen g, int code, const char *msg)
 {
 	const unsigned char	*buf;
-	size_t			 len;
+	size_t			 len, of_uid, all;
 
-	if (yajl_gen_get_buf(g, &buf, &len) == yajl_gen_status_ok) {
+	if (yajl_gen_get_buf(g, &buf, &len) != yajl_gen_status_ok)
+		len = 0;
+	if (!c->admin && len > 0) {
+		/* One answer goes whatever its size if nothing waits. */
+		users_queued(c, &of_uid, &all);
+		if ((of_uid > 0 && of_uid + len > UID_QUEUE_MAX) ||
+		    (all > 0 && all + len > USERS_QUEUE_MAX)) {
+			yajl_gen_free(g);
+			if (ratelim_ok(&rl_output, __func__))
+				log_warnx("%s: uid %u has %zu bytes unread "
+				    "(all users %zu), request refused",
+				    __func__, (unsigned)c->uid, of_uid, all);
+			client_end(c, EXIT_FAILED, "too much output not yet "
+			    "read by uid %u (or by all users): try again "
+			    "later", (unsigned)c->uid);
+			return;
+		}
+	}
+	if (len > 0) {
 		client_send_data(c, buf, len);
 		client_send_data(c, "\n", 1);
 	}
@@ -127,15 +266,21 @@ client_free(struct client *c)
 
 	TAILQ_REMOVE(&clients, c, entry);
 	nclients--;
+	if (!c->admin)
+		nusers--;
 	if (c->ev_timer != NULL)
 		event_free(c->ev_timer);
 	for (i = 0; i < c->nnames; i++)
 		free(c->names[i]);
 	free(c->names);
+	free(c->runs);
 	free(c->deferred);
 	if (c->mev != NULL)
 		msgev_free(c->mev);
 	free(c);
+	/* a descriptor is free (or soon is): accept again */
+	reserve_refill();
+	accept_resume();
 }
 
 static int
@@ -215,6 +360,15 @@ timer_cb(int fd, short ev, void *arg)
 {
 	struct client	*c = arg;
 
+	if (c->done) {
+		client_linger(c);
+		return;
+	}
+	if (!c->got_request) {
+		client_end(c, EXIT_USAGE, "no request within %d seconds",
+		    CLIENT_REQUEST_S);
+		return;
+	}
 	if (c->req.cmd == CTL_STATUS) {
 		client_reply_status(c);
 		return;
@@ -235,28 +389,90 @@ client_timer(struct client *c, uint32_t secs)
 	evtimer_add(c->ev_timer, &tv);
 }
 
+static struct fresh *
+fresh_get(const char *service)
+{
+	struct fresh	 key, *f;
+
+	strlcpy(key.service, service, sizeof(key.service));
+	if ((f = RB_FIND(fresh_tree, &fresh_runs, &key)) != NULL)
+		return f;
+	if ((f = calloc(1, sizeof(*f))) == NULL)
+		return NULL;
+	strlcpy(f->service, service, sizeof(f->service));
+	RB_INSERT(fresh_tree, &fresh_runs, f);
+	return f;
+}
+
+/* Forget the runs that are over and too old to matter. */
+static void
+fresh_expire(int64_t now)
+{
+	struct fresh	*f, *next;
+
+	RB_FOREACH_SAFE(f, fresh_tree, &fresh_runs, next) {
+		if (f->seq != 0 && svc_find(f->service) != NULL)
+			continue;
+		if (f->seq == 0 && now - f->started_ms < PROBE_FRESH_MS)
+			continue;
+		RB_REMOVE(fresh_tree, &fresh_runs, f);
+		free(f);
+	}
+}
+
+/*
+ * Run the probes of the named services afresh, or share a run in
+ * progress; a non-admin gets the last result of a run started less than
+ * PROBE_FRESH_MS ago.  The answer comes when all runs waited for are
+ * done, or at the longest probe timeout.
+ */
 static void
 cmd_status(struct client *c)
 {
 	struct m_probe_now	 pn;
 	struct svc		*s;
-	uint32_t		 wait_ms = 0;
+	struct fresh		*f;
+	uint32_t		 wait_ms = 0, svc_wait;
+	int64_t			 now = now_ms();
 	size_t			 i, j;
 
-	c->probe_seq = ++pt.probe_seq;
+	fresh_expire(now);
+	if ((c->runs = calloc(c->nnames + 1, sizeof(*c->runs))) == NULL) {
+		client_end(c, EXIT_FAILED, "out of memory");
+		return;
+	}
 	for (i = 0; i < c->nnames; i++) {
 		s = svc_find(c->names[i]);
 		if (s == NULL || s->nprobes == 0 || !proc_ready(PROC_PROBER))
 			continue;
-		memset(&pn, 0, sizeof(pn));
-		strlcpy(pn.service, s->name, sizeof(pn.service));
-		pn.seq = c->probe_seq;
-		if (proc_send(PROC_PROBER, M_PROBE_NOW, -1, &pn,
-		    sizeof(pn)) == 0)
-			c->probes_pending++;
+		if ((f = fresh_get(s->name)) == NULL)
+			continue;
+		svc_wait = 0;
 		for (j = 0; j < s->nprobes; j++)
-			if (s->probes[j].conf->timeout_ms > wait_ms)
-				wait_ms = s->probes[j].conf->timeout_ms;
+			if (s->probes[j].conf->timeout_ms > svc_wait)
+				svc_wait = s->probes[j].conf->timeout_ms;
+		if (svc_wait > wait_ms)
+			wait_ms = svc_wait;
+		/* a run never reported is given up after its timeout */
+		if (f->seq != 0 && now - f->started_ms > svc_wait + 3000)
+			f->seq = 0;
+		if (f->seq == 0) {
+			if (!c->admin && f->started_ms != 0 &&
+			    now - f->started_ms < PROBE_FRESH_MS)
+				continue;	/* the last result will do */
+			memset(&pn, 0, sizeof(pn));
+			strlcpy(pn.service, s->name, sizeof(pn.service));
+			if (++pt.probe_seq == 0)
+				++pt.probe_seq;
+			pn.seq = pt.probe_seq;
+			if (proc_send(PROC_PROBER, M_PROBE_NOW, -1, &pn,
+			    sizeof(pn)) == -1)
+				continue;
+			f->seq = pn.seq;
+			f->started_ms = now;
+		}
+		c->runs[c->nruns++] = f->seq;
+		c->probes_pending++;
 	}
 	if (c->probes_pending == 0) {
 		client_reply_status(c);
@@ -268,15 +484,28 @@ cmd_status(struct client *c)
 void
 control_probe_done(const struct m_probe_now *pn)
 {
-	struct client	*c;
+	struct client	*c, *next;
+	struct fresh	 key, *f;
+	size_t		 i;
 
-	TAILQ_FOREACH(c, &clients, entry) {
-		if (c->done || c->req.cmd != CTL_STATUS ||
-		    c->probe_seq != pn->seq)
-			continue;
-		if (--c->probes_pending <= 0)
-			client_reply_status(c);
+	if (pn->seq == 0)
 		return;
+	strlcpy(key.service, pn->service, sizeof(key.service));
+	if ((f = RB_FIND(fresh_tree, &fresh_runs, &key)) != NULL &&
+	    f->seq == pn->seq)
+		f->seq = 0;
+	TAILQ_FOREACH_SAFE(c, &clients, entry, next) {
+		if (c->done || c->req.cmd != CTL_STATUS ||
+		    c->probes_pending <= 0)
+			continue;
+		for (i = 0; i < c->nruns; i++) {
+			if (c->runs[i] != pn->seq)
+				continue;
+			c->runs[i] = 0;
+			if (--c->probes_pending <= 0)
+				client_reply_status(c);
+			break;
+		}
 	}
 }
 
@@ -284,9 +513,12 @@ void
 control_worker_lost(enum proc_id id)
 {
 	struct client	*c, *next;
+	struct fresh	*f;
 
 	if (id != PROC_PROBER)
 		return;
+	RB_FOREACH(f, fresh_tree, &fresh_runs)
+		f->seq = 0;
 	TAILQ_FOREACH_SAFE(c, &clients, entry, next)
 		if (!c->done && c->req.cmd == CTL_STATUS &&
 		    c->probes_pending > 0)
@@ -477,18 +709,31 @@ cmd_reload(struct client *c)
 static void
 cmd_handoff(struct client *c, const void *data, size_t len)
 {
-	int	 fd;
+	static unsigned char	 buf[CTL_MAX_REQUEST];
+	struct m_store_client	 sc;
+	int			 fd;
 
 	if (!proc_ready(PROC_STORE)) {
 		client_end(c, EXIT_FAILED, "the store is restarting, try "
 		    "again");
 		return;
 	}
+	/* the store caps its clients by uid, keeping room for admins */
+	if (len > CTL_MAX_REQUEST - sizeof(sc)) {
+		client_end(c, EXIT_USAGE, "request too long");
+		return;
+	}
+	memset(&sc, 0, sizeof(sc));
+	sc.uid = c->uid;
+	sc.admin = c->admin ? 1 : 0;
+	memcpy(buf, &sc, sizeof(sc));
+	memcpy(buf + sizeof(sc), data, len);
 	if ((fd = dup(msgchan_fd(msgev_chan(c->mev)))) == -1) {
 		client_end(c, EXIT_FAILED, "dup: %s", strerror(errno));
 		return;
 	}
-	if (proc_send(PROC_STORE, M_STORE_CLIENT, fd, data, len) == -1) {
+	if (proc_send(PROC_STORE, M_STORE_CLIENT, fd, buf,
+	    sizeof(sc) + len) == -1) {
 		client_end(c, EXIT_FAILED, "the store is unavailable");
 		return;
 	}
@@ -533,11 +778,33 @@ cmd_name(uint32_t cmd)
 	return cmd < nitems(names) ? names[cmd] : "?";
 }
 
-/* Parse the names that follow struct ctl_request. */
+struct nameref {
+	const char	*name;
+	size_t		 idx;
+	int		 dup;
+};
+
+static int
+nameref_cmp(const void *a, const void *b)
+{
+	const struct nameref	*x = a, *y = b;
+	int			 r;
+
+	if ((r = strcmp(x->name, y->name)) != 0)
+		return r;
+	return x->idx < y->idx ? -1 : x->idx > y->idx;
+}
+
+/*
+ * Parse the names that follow struct ctl_request; a name given more than
+ * once is kept once, where it came first.
+ */
 static int
 client_names(struct client *c, const char *p, size_t len)
 {
-	size_t	 i, l;
+	struct nameref	*refs;
+	char		*dup;
+	size_t		 i, l, n = 0;
 
 	if (c->req.nnames > NAMES_MAX)
 		return -1;
@@ -553,7 +820,33 @@ client_names(struct client *c, const char *p, size_t len)
 		p += l + 1;
 		len -= l + 1;
 	}
-	return len == 0 ? 0 : -1;
+	if (len != 0)
+		return -1;
+	if (c->nnames < 2)
+		return 0;
+	if ((refs = calloc(c->nnames, sizeof(*refs))) == NULL)
+		return -1;
+	for (i = 0; i < c->nnames; i++) {
+		refs[i].name = c->names[i];
+		refs[i].idx = i;
+	}
+	qsort(refs, c->nnames, sizeof(*refs), nameref_cmp);
+	for (i = 1; i < c->nnames; i++)
+		if (strcmp(refs[i].name, refs[i - 1].name) == 0)
+			refs[i].dup = 1;	/* a later copy */
+	for (i = 0; i < c->nnames; i++) {
+		if (!refs[i].dup)
+			continue;
+		dup = c->names[refs[i].idx];
+		c->names[refs[i].idx] = NULL;
+		free(dup);
+	}
+	free(refs);
+	for (i = 0; i < c->nnames; i++)
+		if (c->names[i] != NULL)
+			c->names[n++] = c->names[i];
+	c->nnames = n;
+	return 0;
 }
 
 static int
@@ -573,6 +866,9 @@ client_request(struct client *c, struct msg *m)
 		client_end(c, EXIT_USAGE, "malformed request");
 		return;
 	}
+	c->got_request = 1;
+	if (c->ev_timer != NULL)
+		evtimer_del(c->ev_timer);
 	memcpy(&c->req, m->data, sizeof(c->req));
 	proto_terminate(c->req.action);
 	if (c->req.version != CTL_VERSION) {
@@ -711,55 +1007,182 @@ clients_of(uid_t uid)
 	return n;
 }
 
+/* Tell a refused client why, if its socket takes it, and close. */
 static void
-accept_cb(int fd, short ev, void *arg)
+refuse(int s, uid_t uid, const char *why)
+{
+	struct {
+		struct msg_hdr	 hdr;
+		struct ctl_end	 e;
+	} __attribute__((packed))	 m;
+
+	if (ratelim_ok(&rl_refused, __func__))
+		log_warnx("%s: connection of uid %u refused: %s", __func__,
+		    (unsigned)uid, why);
+	memset(&m, 0, sizeof(m));
+	m.hdr.type = CTL_M_END;
+	m.hdr.len = sizeof(m.e);
+	m.e.version = CTL_VERSION;
+	m.e.exitcode = EXIT_FAILED;
+	snprintf(m.e.message, sizeof(m.e.message), "herod refused the "
+	    "connection: %s", why);
+	(void)send(s, &m, sizeof(m), MSG_DONTWAIT | MSG_NOSIGNAL);
+	close(s);
+}
+
+/*
+ * A new connection: kept (1) or refused and closed (0).  lastfd: it was
+ * accepted with the reserved descriptor, only an admin may keep it.
+ */
+static int
+client_accept(int s, int lastfd)
 {
 	struct client	*c;
 	struct ucred	 cred;
 	socklen_t	 len = sizeof(cred);
-	int		 s;
+	int		 admin;
 
-	s = accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-	if (s == -1) {
-		if (errno != EAGAIN && errno != EINTR &&
-		    errno != ECONNABORTED)
-			log_warn("%s: accept", __func__);
-		return;
-	}
 	if (getsockopt(s, SOL_SOCKET, SO_PEERCRED, &cred, &len) == -1) {
-		log_warn("%s: SO_PEERCRED", __func__);
+		if (ratelim_ok(&rl_accept, __func__))
+			log_warn("%s: SO_PEERCRED", __func__);
 		close(s);
-		return;
+		return 0;
 	}
-	if (nclients >= CLIENTS_MAX || (!peer_is_admin(cred.uid) &&
-	    clients_of(cred.uid) >= CLIENTS_PER_UID)) {
-		log_warnx("%s: too many connections, uid %u refused",
-		    __func__, (unsigned)cred.uid);
-		close(s);
-		return;
+	admin = peer_is_admin(cred.uid);
+	if (!admin && lastfd) {
+		refuse(s, cred.uid, "out of file descriptors");
+		return 0;
+	}
+	if (nclients >= clients_max) {
+		refuse(s, cred.uid, "too many connections");
+		return 0;
+	}
+	if (!admin && (nusers >= users_max ||
+	    clients_of(cred.uid) >= per_uid_max)) {
+		refuse(s, cred.uid, "too many connections of this user");
+		return 0;
 	}
 	if ((c = calloc(1, sizeof(*c))) == NULL) {
 		close(s);
-		return;
+		return 0;
 	}
 	c->uid = cred.uid;
 	c->pid = cred.pid;
-	c->admin = peer_is_admin(cred.uid);
+	c->admin = admin;
 	c->mev = msgev_new(pt.base, s, CTL_MAX_REQUEST, CLIENT_QUEUE_MAX,
 	    client_dispatch, client_closed, c);
 	if (c->mev == NULL) {
 		close(s);
 		free(c);
-		return;
+		return 0;
 	}
 	TAILQ_INSERT_TAIL(&clients, c, entry);
 	nclients++;
+	if (!admin)
+		nusers++;
+	client_timer(c, CLIENT_REQUEST_S);
+	return 1;
+}
+
+static void
+reserve_refill(void)
+{
+	if (reserve_fd == -1)
+		reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+}
+
+/* Stop accepting until a descriptor is freed or a little later. */
+static void
+accept_pause(void)
+{
+	struct timeval	 tv = { 0, ACCEPT_RETRY_MS * 1000 };
+
+	if (accept_paused)
+		return;
+	accept_paused = 1;
+	event_del(ev_accept);
+	evtimer_add(ev_accept_retry, &tv);
+}
+
+static void
+accept_resume(void)
+{
+	if (!accept_paused)
+		return;
+	accept_paused = 0;
+	evtimer_del(ev_accept_retry);
+	event_add(ev_accept, NULL);
+}
+
+static void
+accept_retry_cb(int fd, short ev, void *arg)
+{
+	reserve_refill();
+	accept_resume();
+}
+
+/*
+ * Out of descriptors: take one connection with the reserved descriptor
+ * (an admin keeps it; anyone else is closed at once).  0 when one was
+ * taken, -1 when accepting must pause, 1 when none was waiting.
+ */
+static int
+accept_last(int fd)
+{
+	int	 s, saved;
+
+	reserve_refill();
+	if (reserve_fd == -1)
+		return -1;
+	close(reserve_fd);
+	reserve_fd = -1;
+	s = accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+	if (s == -1) {
+		saved = errno;
+		reserve_refill();
+		if (saved == EAGAIN || saved == EWOULDBLOCK)
+			return 1;
+		return saved == EINTR || saved == ECONNABORTED ? 0 : -1;
+	}
+	if (client_accept(s, 1) == 0)
+		reserve_refill();
+	return 0;
+}
+
+static void
+accept_cb(int fd, short ev, void *arg)
+{
+	int	 s, i, r;
+
+	for (i = 0; i < ACCEPT_BATCH; i++) {
+		s = accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (s != -1) {
+			client_accept(s, 0);
+			continue;
+		}
+		if (errno == EAGAIN || errno == EWOULDBLOCK)
+			return;
+		if (errno == EINTR || errno == ECONNABORTED)
+			continue;
+		if (errno == EMFILE || errno == ENFILE) {
+			if (ratelim_ok(&rl_accept, __func__))
+				log_warn("%s: accept", __func__);
+			if ((r = accept_last(fd)) == 0)
+				continue;
+			if (r == 1)
+				return;
+		} else if (ratelim_ok(&rl_accept, __func__))
+			log_warn("%s: accept", __func__);
+		accept_pause();
+		return;
+	}
 }
 
 void
 control_init(void)
 {
 	struct sockaddr_un	 sun;
+	struct rlimit		 rl;
 	struct group		*gr;
 	int			 s, r;
 
@@ -792,8 +1215,25 @@ control_init(void)
 	ctl_fd = s;
 	ev_accept = event_new(pt.base, s, EV_READ | EV_PERSIST, accept_cb,
 	    NULL);
-	if (ev_accept == NULL || event_add(ev_accept, NULL) == -1)
+	ev_accept_retry = evtimer_new(pt.base, accept_retry_cb, NULL);
+	if (ev_accept == NULL || ev_accept_retry == NULL ||
+	    event_add(ev_accept, NULL) == -1)
 		fatalx("%s: event", __func__);
+	reserve_refill();
+	if (reserve_fd == -1)
+		fatal("%s: /dev/null", __func__);
+
+	/* Connections never take the descriptors the rest needs. */
+	clients_max = CLIENTS_MAX;
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur !=
+	    RLIM_INFINITY && rl.rlim_cur < CLIENTS_MAX + FD_HEADROOM)
+		clients_max = rl.rlim_cur > FD_HEADROOM + 8 ?
+		    rl.rlim_cur - FD_HEADROOM : 8;
+	users_max = clients_max - clients_max / 4;
+	per_uid_max = users_max < CLIENTS_PER_UID ? users_max :
+	    CLIENTS_PER_UID;
+	log_debug("%s: at most %zu connections, %zu of non-admins, %zu per "
+	    "non-admin uid", __func__, clients_max, users_max, per_uid_max);
 }
 
 void
@@ -803,5 +1243,9 @@ control_cleanup(void)
 		close(ctl_fd);
 		unlink(ctl_path);
 		ctl_fd = -1;
+	}
+	if (reserve_fd != -1) {
+		close(reserve_fd);
+		reserve_fd = -1;
 	}
 }

@@ -267,7 +267,7 @@ rpc_check(struct probe_run *run, char *buf, size_t len)
 	yajl_val	 root, id, e, msg;
 	const char	*str;
 	char		 yerr[256], brief[80], *nl;
-	int		 has_id, has_res, has_err;
+	int		 has_id, has_res, has_err, depth;
 
 	while (len > 0 && isspace((unsigned char)buf[len - 1]))
 		len--;
@@ -283,7 +283,12 @@ rpc_check(struct probe_run *run, char *buf, size_t len)
 		probe_done(run, 0, "malformed JSON: NUL byte");
 		return;
 	}
-	if (json_depth(buf, len, JSON_MAX_DEPTH) > JSON_MAX_DEPTH) {
+	if ((depth = json_depth(buf, len, JSON_MAX_DEPTH)) == -1) {
+		probe_done(run, 0, "malformed JSON: comment, stray '/' or "
+		    "unbalanced bracket");
+		return;
+	}
+	if (depth > JSON_MAX_DEPTH) {
 		probe_done(run, 0, "malformed JSON: nested too deep");
 		return;
 	}

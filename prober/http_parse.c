@@ -434,6 +434,12 @@ http_frame(const char *buf, size_t len, struct http_frame *f, char *err,
 	return HTTP_PARSE_OK;
 }
 
+/*
+ * yajl_tree_parse() accepts comments, so a count that did not know them
+ * would be fooled by brackets inside one: JSON has no '/' outside a
+ * string, so any is refused here, as is a closing bracket with nothing
+ * open.
+ */
 int
 json_depth(const char *s, size_t len, int max)
 {
@@ -452,6 +458,8 @@ json_depth(const char *s, size_t len, int max)
 		case '"':
 			instr = 1;
 			break;
+		case '/':
+			return -1;
 		case '[':
 		case '{':
 			if (++depth > maxdepth)
@@ -461,7 +469,8 @@ json_depth(const char *s, size_t len, int max)
 			break;
 		case ']':
 		case '}':
-			depth--;
+			if (--depth < 0)
+				return -1;
 			break;
 		}
 	}

@@ -210,7 +210,9 @@ void		 sanitize_text(char *dst, size_t dstlen, const char *src,
 		    size_t srclen);
 /*
  * Depth of nested arrays/objects in JSON text (strings skipped), stopping
- * early past max.  Used before yajl_tree_parse to bound its recursion.
+ * early past max; -1 for a '/' outside a string (yajl_tree_parse takes
+ * comments) or an unbalanced closing bracket.  Used before
+ * yajl_tree_parse to bound its recursion.
  */
 int		 json_depth(const char *, size_t, int max);
 

@@ -45,6 +45,7 @@
 #include "proto.h"
 #include "util.h"
 #include "prober.h"
+#include "ratelim.h"
 
 #define NOTIFY_BUF		4096	/* longer datagrams are ignored */
 #define NOTIFY_MAX_FDS		64	/* per datagram; more dropped */
@@ -144,6 +145,9 @@ static TAILQ_HEAD(, pendfd)	 pendfds = TAILQ_HEAD_INITIALIZER(pendfds);
 static int			 npendfds;
 static int			 inotify_fd = -1;
 static struct event		*inotify_ev;
+/* lines any process that can reach a notify socket can cause */
+static struct ratelim		 rl_notify = RATELIM_INIT(10, 10000);
+static struct ratelim		 rl_notify_debug = RATELIM_INIT(10, 10000);
 
 static void	 inotify_read(int, short, void *);
 static void	 notify_read(int, short, void *);
@@ -578,8 +582,10 @@ notify_datagram(struct nsock *ns, pid_t pid, char *buf)
 	if (w != NULL && w->mode == READY_NOTIFY && w->pid > 0 &&
 	    proc_alive(w->pid, 0)) {
 		/* the watched instance lives: no newer one can be coming */
-		log_warnx("%s: notify from pid %d not of %s/%s, ignored",
-		    __func__, (int)pid, ns->service, ns->action);
+		if (ratelim_ok(&rl_notify, __func__))
+			log_warnx("%s: notify from pid %d not of %s/%s, "
+			    "ignored", __func__, (int)pid, ns->service,
+			    ns->action);
 		return;
 	}
 	/*
@@ -589,8 +595,10 @@ notify_datagram(struct nsock *ns, pid_t pid, char *buf)
 	p = ns->pending;
 	if (p != NULL && (p->sender.pgid == 0 ||
 	    p->sender.pgid != s.pgid)) {
-		log_warnx("%s: notify from pid %d not of %s/%s, ignored",
-		    __func__, (int)p->sender.pid, ns->service, ns->action);
+		if (ratelim_ok(&rl_notify, __func__))
+			log_warnx("%s: notify from pid %d not of %s/%s, "
+			    "ignored", __func__, (int)p->sender.pid,
+			    ns->service, ns->action);
 		memset(p, 0, sizeof(*p));
 	}
 	if (p == NULL && (p = ns->pending = calloc(1, sizeof(*p))) == NULL)
@@ -598,8 +606,9 @@ notify_datagram(struct nsock *ns, pid_t pid, char *buf)
 	p->when_ms = now_ms();
 	p->sender = s;
 	facts_merge(&p->facts, &f);
-	log_debug("%s: notify from pid %d for %s/%s kept for its instance",
-	    __func__, (int)pid, ns->service, ns->action);
+	if (ratelim_ok(&rl_notify_debug, __func__))
+		log_debug("%s: notify from pid %d for %s/%s kept for its "
+		    "instance", __func__, (int)pid, ns->service, ns->action);
 }
 
 static void
@@ -655,22 +664,27 @@ notify_read(int fd, short ev, void *arg)
 				havecred = 1;
 			}
 		}
-		if (mh.msg_flags & MSG_CTRUNC)
+		if ((mh.msg_flags & MSG_CTRUNC) &&
+		    ratelim_ok(&rl_notify, __func__))
 			log_warnx("%s: %s: control data truncated",
 			    __func__, ns->path);
 		if ((mh.msg_flags & MSG_TRUNC) || n > NOTIFY_BUF) {
-			log_warnx("%s: %s: datagram of %zd bytes too long, "
-			    "ignored", __func__, ns->path, n);
+			if (ratelim_ok(&rl_notify, __func__))
+				log_warnx("%s: %s: datagram of %zd bytes too "
+				    "long, ignored", __func__, ns->path, n);
 			continue;
 		}
 		if (!havecred || cred.pid <= 0) {
-			log_warnx("%s: %s: datagram without sender, ignored",
-			    __func__, ns->path);
+			if (ratelim_ok(&rl_notify, __func__))
+				log_warnx("%s: %s: datagram without sender, "
+				    "ignored", __func__, ns->path);
 			continue;
 		}
 		if (memchr(buf, '\0', (size_t)n) != NULL) {
-			log_warnx("%s: %s: datagram with a NUL byte from pid "
-			    "%d, ignored", __func__, ns->path, (int)cred.pid);
+			if (ratelim_ok(&rl_notify, __func__))
+				log_warnx("%s: %s: datagram with a NUL byte "
+				    "from pid %d, ignored", __func__, ns->path,
+				    (int)cred.pid);
 			continue;
 		}
 		buf[n] = '\0';
@@ -1011,7 +1025,7 @@ ready_watch(const struct m_watch *mw)
 			if (now_ms() - p->when_ms <= PENDING_MAX_MS &&
 			    sender_matches(&p->sender, w))
 				facts_apply(w, &p->facts);
-			else
+			else if (ratelim_ok(&rl_notify, __func__))
 				log_warnx("%s: notify from pid %d not of "
 				    "%s/%s, ignored", __func__,
 				    (int)p->sender.pid, w->ref.service,

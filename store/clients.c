@@ -12,6 +12,13 @@
  * line saying how many: for logs a row with "stream":"herod" and
  * "line":"N lines dropped", for events {"ts":..,"event":"dropped",
  * "count":N}.
+ *
+ * Any local user may follow the events, so a non-admin uid has at most
+ * CLIENTS_PER_UID clients and all non-admins together leave
+ * CLIENTS_ADMIN_RESERVE of the CLIENTS_MAX to the admins (the parent
+ * says who the client is, struct m_store_client).  A client counts until
+ * its connection is closed: once answered it lingers while its output
+ * drains, and is dropped when it reads nothing of it for CLIENT_STALL_S.
  */
 #include <sys/types.h>
 #include <sys/queue.h>
@@ -29,10 +36,14 @@
 #include "ctl.h"
 #include "log.h"
 #include "msg.h"
+#include "ratelim.h"
 #include "store.h"
 #include "util.h"
 
 #define CLIENTS_MAX		128
+#define CLIENTS_ADMIN_RESERVE	32	/* of CLIENTS_MAX, admins only */
+#define CLIENTS_PER_UID		16	/* of one non-admin uid */
+#define CLIENT_STALL_S		10	/* answered, reading nothing */
 #define CLIENT_DEFAULT_LINES	100
 #define CLIENT_BATCH		256		/* rows per query */
 #define CLIENT_HIGHWAT		(1024 * 1024)	/* backlog pacing */
@@ -43,6 +54,11 @@
 struct client {
 	TAILQ_ENTRY(client)	 entry;
 	struct msgev		*mev;
+	uint32_t		 uid;
+	int			 admin;
+	int			 ended;		/* answered, output drains */
+	size_t			 last_queued;	/* ended: at the last tick */
+	int			 stalled_s;	/* ended: no progress since */
 	uint32_t		 cmd;		/* CTL_LOGS or CTL_EVENTS */
 	int			 follow;
 	int			 live;		/* backlog sent */
@@ -59,6 +75,8 @@ TAILQ_HEAD(clients, client);
 
 static struct clients	 clients = TAILQ_HEAD_INITIALIZER(clients);
 static size_t		 nclients;
+static size_t		 nusers;	/* of them, non-admin */
+static struct ratelim	 rl_clients = RATELIM_INIT(10, 10000);
 
 static void	 client_dispatch(struct msgev *, struct msg *, void *);
 static void	 client_closed(struct msgev *, void *);
@@ -72,6 +90,8 @@ client_free(struct client *c)
 {
 	TAILQ_REMOVE(&clients, c, entry);
 	nclients--;
+	if (!c->admin)
+		nusers--;
 	if (c->tick != NULL)
 		event_free(c->tick);
 	if (c->mev != NULL)
@@ -168,10 +188,42 @@ client_end(struct client *c, int code, const char *message)
 		client_free(c);
 		return;
 	}
-	/* The msgev goes away by itself once the client has it all. */
-	msgev_close_when_flushed(c->mev);
-	c->mev = NULL;
-	client_free(c);
+	/* Counted until the client has it all (or reads nothing). */
+	c->ended = 1;
+	c->live = 0;
+	msgev_pause(c->mev, 1);
+	msgev_flush(c->mev);
+	if ((c->last_queued = msgev_queued(c->mev)) == 0) {
+		client_free(c);
+		return;
+	}
+	c->stalled_s = 0;
+	evtimer_del(c->tick);
+	client_arm(c, 1000);
+}
+
+/* An answered client, once a second: gone when drained or stalled. */
+static void
+client_linger(struct client *c)
+{
+	size_t	 q = msgev_queued(c->mev);
+
+	if (q == 0) {
+		client_free(c);
+		return;
+	}
+	if (q < c->last_queued) {
+		c->last_queued = q;
+		c->stalled_s = 0;
+	} else if (++c->stalled_s >= CLIENT_STALL_S) {
+		if (ratelim_ok(&rl_clients, __func__))
+			log_warnx("%s: uid %u reads nothing of its answer "
+			    "(%zu bytes), dropped", __func__,
+			    (unsigned)c->uid, q);
+		client_free(c);
+		return;
+	}
+	client_arm(c, 1000);
 }
 
 static int
@@ -275,6 +327,10 @@ client_tickcb(evutil_socket_t fd, short what, void *arg)
 {
 	struct client	*c = arg;
 
+	if (c->ended) {
+		client_linger(c);
+		return;
+	}
 	if (!c->live) {
 		client_backlog(c);
 		return;
@@ -394,14 +450,43 @@ client_parse(struct client *c, const unsigned char *data, size_t len,
 	return NULL;
 }
 
-/* M_STORE_CLIENT: fd is the heroctl connection; we own it. */
+static size_t
+clients_of(uint32_t uid)
+{
+	struct client	*c;
+	size_t		 n = 0;
+
+	TAILQ_FOREACH(c, &clients, entry)
+		if (c->uid == uid)
+			n++;
+	return n;
+}
+
+/*
+ * M_STORE_CLIENT: fd is the heroctl connection; we own it.  data is
+ * struct m_store_client, then the request as heroctl sent it.
+ */
 void
 clients_new(const void *data, size_t len, int fd)
 {
+	struct m_store_client	 sc;
 	struct ctl_request	 req;
 	struct client		*c;
-	const char		*err, *name;
+	const char		*err, *name, *full = NULL;
 	uint32_t		 lines;
+
+	if (len < sizeof(sc))
+		fatalx("%s: M_STORE_CLIENT: short", __func__);
+	memcpy(&sc, data, sizeof(sc));
+	if (sc.admin > 1)
+		fatalx("%s: M_STORE_CLIENT: invalid", __func__);
+	data = (const unsigned char *)data + sizeof(sc);
+	len -= sizeof(sc);
+	if (nclients >= CLIENTS_MAX)
+		full = "too many log clients";
+	else if (!sc.admin && (nusers >= CLIENTS_MAX - CLIENTS_ADMIN_RESERVE
+	    || clients_of(sc.uid) >= CLIENTS_PER_UID))
+		full = "too many log clients of this user";
 
 	if ((c = calloc(1, sizeof(*c))) == NULL) {
 		log_warn("%s", __func__);
@@ -422,16 +507,24 @@ clients_new(const void *data, size_t len, int fd)
 		free(c);
 		return;
 	}
+	c->uid = sc.uid;
+	c->admin = sc.admin;
 	TAILQ_INSERT_TAIL(&clients, c, entry);
 	nclients++;
+	if (!c->admin)
+		nusers++;
 
-	if ((err = client_parse(c, data, len, &req, &name)) != NULL) {
-		log_warnx("%s: bad request: %s", __func__, err);
-		client_end(c, EXIT_USAGE, err);
+	if (full != NULL) {
+		if (ratelim_ok(&rl_clients, __func__))
+			log_warnx("%s: uid %u refused: %s", __func__,
+			    (unsigned)sc.uid, full);
+		client_end(c, EXIT_FAILED, full);
 		return;
 	}
-	if (nclients > CLIENTS_MAX) {
-		client_end(c, EXIT_FAILED, "too many log clients");
+	if ((err = client_parse(c, data, len, &req, &name)) != NULL) {
+		if (ratelim_ok(&rl_clients, __func__))
+			log_warnx("%s: bad request: %s", __func__, err);
+		client_end(c, EXIT_USAGE, err);
 		return;
 	}
 	c->cmd = req.cmd;

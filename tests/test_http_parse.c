@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include <check.h>
+#include <yajl/yajl_tree.h>
 
 #include "prober.h"
 
@@ -430,6 +431,72 @@ START_TEST(test_json_depth)
 }
 END_TEST
 
+/* Depth of a yajl tree, to show what the parser made of a text. */
+static int
+tree_depth(yajl_val v)
+{
+	size_t	 i;
+	int	 d, max = 0;
+
+	if (YAJL_IS_ARRAY(v)) {
+		for (i = 0; i < v->u.array.len; i++)
+			if ((d = tree_depth(v->u.array.values[i])) > max)
+				max = d;
+		return max + 1;
+	}
+	if (YAJL_IS_OBJECT(v)) {
+		for (i = 0; i < v->u.object.len; i++)
+			if ((d = tree_depth(v->u.object.values[i])) > max)
+				max = d;
+		return max + 1;
+	}
+	return 0;
+}
+
+/*
+ * Brackets inside comments, which yajl_tree_parse() accepts, must not
+ * make a deep document look shallow.
+ */
+START_TEST(test_json_depth_comments)
+{
+	char		 text[4096], err[128];
+	const char	*pieces[] = { "[/*]*/", "[//]\n", "{\"a\"/*}*/:" };
+	yajl_val	 v;
+	size_t		 i, k, n;
+
+	for (k = 0; k < 2; k++) {
+		n = 0;
+		for (i = 0; i < 100; i++)
+			n += strlcpy(text + n, pieces[k], sizeof(text) - n);
+		for (i = 0; i < 100; i++)
+			text[n++] = ']';
+		text[n] = '\0';
+		/* what yajl builds of it: 100 levels */
+		v = yajl_tree_parse(text, err, sizeof(err));
+		ck_assert_ptr_nonnull(v);
+		ck_assert_int_eq(tree_depth(v), 100);
+		yajl_tree_free(v);
+		ck_assert_int_eq(json_depth(text, n, 32), -1);
+	}
+	n = 0;
+	for (i = 0; i < 40; i++)
+		n += strlcpy(text + n, pieces[2], sizeof(text) - n);
+	n += strlcpy(text + n, "1", sizeof(text) - n);
+	for (i = 0; i < 40; i++)
+		text[n++] = '}';
+	text[n] = '\0';
+	ck_assert_int_eq(json_depth(text, n, 32), -1);
+
+	/* '/' inside strings is fine, escaped quotes too */
+	ck_assert_int_eq(json_depth("{\"u\":\"http://x/*y*/\"}", 21, 32),
+	    1);
+	ck_assert_int_eq(json_depth("[\"\\\"/*\",[1]]", 12, 32), 2);
+	/* a closer with nothing open */
+	ck_assert_int_eq(json_depth("]]][[[[", 7, 32), -1);
+	ck_assert_int_eq(json_depth("{}}", 3, 32), -1);
+}
+END_TEST
+
 static Suite *
 http_parse_suite(void)
 {
@@ -448,6 +515,7 @@ http_parse_suite(void)
 	tcase_add_test(tc, test_frame);
 	tcase_add_test(tc, test_sanitize);
 	tcase_add_test(tc, test_json_depth);
+	tcase_add_test(tc, test_json_depth_comments);
 	suite_add_tcase(s, tc);
 	return s;
 }

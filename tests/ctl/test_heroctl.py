@@ -650,6 +650,131 @@ def big_document():
     check(len(out.splitlines()) == 20001, len(out.splitlines()))
 
 
+def run_pty(args, script):
+    """Run heroctl with stdout on a pseudo-terminal (raw mode, so the
+    bytes are those heroctl wrote); returns (rc, tty bytes, stderr)."""
+    import pty  # noqa: F401  (the os.openpty backend)
+    import select
+    import tty
+    path = sockpath()
+    fake = FakeHerod(path, script)
+    master, slave = os.openpty()
+    tty.setraw(slave)
+    out = b""
+    try:
+        e = dict(os.environ)
+        e.pop("HEROD_SOCK", None)
+        e["TZ"] = "UTC"
+        p = subprocess.Popen([HEROCTL, "-s", path] + args,
+                             stdin=subprocess.DEVNULL, stdout=slave,
+                             stderr=subprocess.PIPE, env=e)
+        os.close(slave)
+        slave = -1
+        deadline = time.monotonic() + TIMEOUT
+        while time.monotonic() < deadline:
+            r, _, _ = select.select([master], [], [], 0.5)
+            if not r:
+                if p.poll() is not None:
+                    break
+                continue
+            try:
+                chunk = os.read(master, 65536)
+            except OSError:  # EIO: the last writer closed the tty
+                break
+            if not chunk:
+                break
+            out += chunk
+        err = p.stderr.read().decode(errors="replace")
+        rc = p.wait(TIMEOUT)
+    finally:
+        if slave != -1:
+            os.close(slave)
+        os.close(master)
+        fake.close()
+    return rc, out, err
+
+
+# what a service may print to take over a terminal: OSC title + BEL,
+# clear screen, a C1 CSI as UTF-8 and as a lone byte, DEL, CR
+EVIL = "\x1b]0;pwned\x07\x1b[2J\u009b31m\x7fover\rwrite"
+BAD_BYTES = (b"\x1b", b"\x07", b"\xc2\x9b", b"\x9b", b"\x7f", b"\r")
+
+
+@test
+def tty_escapes_logs():
+    line = {"ts": 1700000000123, "service": "web", "action": "server",
+            "job_id": 7, "restart_count": 0, "stream": "stdout",
+            "line": EVIL + "\tend"}
+    # json.dumps escapes ESC, BEL, DEL, CR; the store sends C1 as UTF-8
+    text = json.dumps(line, ensure_ascii=False).encode() + b"\n"
+    check(b"\xc2\x9b" in text, text)
+    rc, out, err = run_pty(["logs", "web"], [data(text), end(0)])
+    check(rc == 0, (rc, err))
+    for b in BAD_BYTES:
+        check(b not in out, "raw %r reached the tty: %r" % (b, out))
+    check(b"\\x1b]0;pwned\\x07\\x1b[2J\\xc2\\x9b31m\\x7fover\\x0dwrite"
+          b"\tend" in out, out)
+    # -j to a tty: still JSON, the same characters, escaped
+    rc, out, err = run_pty(["-j", "logs", "web"], [data(text), end(0)])
+    check(rc == 0, (rc, err))
+    for b in BAD_BYTES:
+        check(b not in out, "-j: raw %r reached the tty: %r" % (b, out))
+    check(json.loads(out.decode())["line"] == EVIL + "\tend", out)
+    # not a terminal: the bytes as the service wrote them
+    rc, out, err, _ = run(["logs", "web"], script=[data(text), end(0)])
+    check(rc == 0 and EVIL.encode() + b"\tend\n" in out, out)
+
+
+@test
+def tty_escapes_status_and_errors():
+    doc = {"services": [dict(LIST_DOC["services"][0])]}
+    doc["services"][0]["reason"] = EVIL
+    doc["services"][0]["actions"][0]["status"] = EVIL
+    doc["services"][0]["probes"][0]["last_error"] = EVIL
+    text = json.dumps(doc, ensure_ascii=False).encode()
+    for args in (["status", "web"], ["list"]):
+        rc, out, err = run_pty(args, [data(text), end(0, EVIL)])
+        check(rc == 0, (rc, err))
+        for b in BAD_BYTES:
+            check(b not in out, "%s: raw %r: %r" % (args, b, out))
+            check(b.decode("latin-1") not in err or b == b"\r",
+                  "%s stderr: raw %r: %r" % (args, b, err))
+        check(b"\\x1b]0;pwned" in out, out)
+        check("\\x1b]0;pwned" in err, err)
+    # events: a value with an escape, quoted or not
+    ev = {"ts": 0, "event": "x", "service": "web", "note": EVIL,
+          "bare": "\x1b[2J"}
+    rc, out, err = run_pty(["events"], [data(json.dumps(ev) + "\n"),
+                                        end(0)])
+    check(rc == 0, (rc, err))
+    for b in BAD_BYTES:
+        check(b not in out, "events: raw %r: %r" % (b, out))
+    # bad JSON is printed as received, but not raw to a terminal
+    rc, out, err = run_pty(["list"], [data("\x1b[2J{oops"), end(0)])
+    check(rc == 1 and b"\x1b" not in out and b"\\x1b[2J{oops" in out,
+          (rc, out))
+
+
+@test
+def json_comments_refused():
+    # comments hide brackets from a depth count: 200000 levels to yajl
+    deep = '{"services":[' + "[/*]*/" * 200000 + "]" * 200000 + "]}"
+    rc, out, err, _ = run(["list"], script=chunks(deep.encode(),
+                                                   [32 * 1024]) + [end(0)])
+    check(rc == 1 and "bad JSON" in err, (rc, err[-300:]))
+    line = '{"ts":0,"event":"x"' + ',"a":' + "[//]\n" * 100000 + \
+        "]" * 100000 + "}\n"
+    rc, out, err, _ = run(["events"], script=chunks(line.encode(),
+                                                    [32 * 1024]) + [end(0)])
+    check(rc == 1 and "bad JSON" in err, (rc, err[-300:]))
+    # '/' in strings is fine
+    doc = {"services": [{"name": "a/*b*/", "state": "running",
+                         "reason": "http://x//y", "actions": [],
+                         "probes": []}]}
+    rc, out, err, _ = run(["list"], script=[data(json.dumps(doc)), end(0)])
+    check(rc == 0 and b"http://x//y" in out, (rc, out, err))
+
+
 def main():
     global HEROCTL, TMP
     if len(sys.argv) != 2:
