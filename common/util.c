@@ -198,8 +198,10 @@ write_all(int fd, const void *buf, size_t len)
  *
  * A symlink is followed only where nobody but root could have made it:
  * the link is owned by root and so is the directory holding it, which
- * no group or other may write (/var/run -> /run).  Any other link, and
- * any "..", makes the walk fail with ELOOP or EINVAL.  Directories
+ * no group or other may write (/var/run -> /run).  Any other link makes
+ * the walk fail with ELOOP; a ".." in the path asked for, with EINVAL
+ * (one in the target of a trusted link is followed: it goes up to the
+ * real parent).  Directories
  * themselves need no check: an unprivileged user cannot give a
  * directory of its own a name in a directory it may not write, and
  * cannot hard link a directory.
@@ -207,14 +209,13 @@ write_all(int fd, const void *buf, size_t len)
 #define SAFE_MAXLINKS	40
 
 static int
-trusted_link(int dfd, const char *name)
+trusted_link(int dfd, const struct stat *lsb)
 {
-	struct stat	 dsb, lsb;
+	struct stat	 dsb;
 
-	if (fstat(dfd, &dsb) == -1 ||
-	    fstatat(dfd, name, &lsb, AT_SYMLINK_NOFOLLOW) == -1)
+	if (fstat(dfd, &dsb) == -1)
 		return 0;
-	return S_ISLNK(lsb.st_mode) && lsb.st_uid == 0 && dsb.st_uid == 0 &&
+	return lsb->st_uid == 0 && dsb.st_uid == 0 &&
 	    (dsb.st_mode & (S_IWGRP | S_IWOTH)) == 0;
 }
 
@@ -222,10 +223,11 @@ trusted_link(int dfd, const char *name)
 static int
 safe_dir_walk(const char *path)
 {
-	char	 buf[PATH_MAX], link[PATH_MAX], *p, *name, *next;
-	ssize_t	 n;
-	size_t	 rest;
-	int	 dfd, fd, nlinks = 0, saved;
+	char		 buf[PATH_MAX], link[PATH_MAX], *p, *name, *next;
+	struct stat	 lsb;
+	ssize_t		 n;
+	size_t		 rest;
+	int		 dfd, fd, nlinks = 0, saved;
 
 	if (path[0] != '/' || strlcpy(buf, path, sizeof(buf)) >= sizeof(buf)) {
 		errno = path[0] != '/' ? EINVAL : ENAMETOOLONG;
@@ -245,10 +247,6 @@ safe_dir_walk(const char *path)
 			next = p + strlen(p);
 		if (strcmp(name, ".") == 0)
 			continue;
-		if (strcmp(name, "..") == 0) {
-			errno = EINVAL;
-			goto fail;
-		}
 		fd = openat(dfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
 		    O_CLOEXEC | O_NONBLOCK);
 		if (fd != -1) {
@@ -256,9 +254,18 @@ safe_dir_walk(const char *path)
 			dfd = fd;
 			continue;
 		}
-		if ((errno != ELOOP && errno != ENOTDIR) ||
-		    !trusted_link(dfd, name))
+		if (errno != ELOOP && errno != ENOTDIR)
 			goto fail;
+		saved = errno;
+		if (fstatat(dfd, name, &lsb, AT_SYMLINK_NOFOLLOW) == -1 ||
+		    !S_ISLNK(lsb.st_mode)) {
+			errno = saved;	/* not a directory */
+			goto fail;
+		}
+		if (!trusted_link(dfd, &lsb)) {
+			errno = ELOOP;
+			goto fail;
+		}
 		if (++nlinks > SAFE_MAXLINKS) {
 			errno = ELOOP;
 			goto fail;
@@ -290,13 +297,26 @@ safe_dir_walk(const char *path)
 	return -1;
 }
 
+/* A ".." component: refused, the walk has no use for one. */
+static int
+has_dotdot(const char *path)
+{
+	const char	*p;
+
+	for (p = path; (p = strstr(p, "..")) != NULL; p += 2)
+		if ((p == path || p[-1] == '/') && (p[2] == '/' ||
+		    p[2] == '\0'))
+			return 1;
+	return 0;
+}
+
 int
 safe_dir_open(const char *path)
 {
 	struct open_how	 how;
 	int		 fd;
 
-	if (path[0] != '/') {
+	if (path[0] != '/' || has_dotdot(path)) {
 		errno = EINVAL;
 		return -1;
 	}
