@@ -196,9 +196,9 @@ write_all(int fd, const void *buf, size_t len)
 /*
  * Safe path walking for root in directories other users may write.
  *
- * A symlink is followed only where nobody but root could have made it:
- * the link is owned by root and so is the directory holding it, which
- * no group or other may write (/var/run -> /run).  Any other link makes
+ * A symlink is followed only where nobody but root (or we) could have
+ * made it: the link is owned by root or us and so is the directory
+ * holding it, which no group or other may write (/var/run -> /run).  Any other link makes
  * the walk fail with ELOOP; a ".." in the path asked for, with EINVAL
  * (one in the target of a trusted link is followed: it goes up to the
  * real parent).  Directories
@@ -215,7 +215,8 @@ trusted_link(int dfd, const struct stat *lsb)
 
 	if (fstat(dfd, &dsb) == -1)
 		return 0;
-	return lsb->st_uid == 0 && dsb.st_uid == 0 &&
+	return (lsb->st_uid == 0 || lsb->st_uid == geteuid()) &&
+	    (dsb.st_uid == 0 || dsb.st_uid == geteuid()) &&
 	    (dsb.st_mode & (S_IWGRP | S_IWOTH)) == 0;
 }
 

@@ -36,9 +36,9 @@ int		 mkdir_p(const char *, mode_t);
 int		 write_all(int, const void *, size_t);
 /*
  * For root in directories another user may write.  safe_dir_open: an
- * O_DIRECTORY fd of the absolute path, following only links that no
- * one but root could have made (openat2 RESOLVE_NO_SYMLINKS, else a walk
- * with O_NOFOLLOW per component).  safe_parent_open: the same for the
+ * O_DIRECTORY fd of the absolute path (no ".."), following only links
+ * that no one but root or we could have made (openat2
+ * RESOLVE_NO_SYMLINKS, else a walk with O_NOFOLLOW per component).  safe_parent_open: the same for the
  * directory holding path, its last component copied into base.
  */
 int		 safe_dir_open(const char *);
