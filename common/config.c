@@ -1765,6 +1765,67 @@ check_service(struct ctx *c, struct service_conf *sc, const int *wd,
 			    "(mode is %s)", ready_names[a->ready_mode]);
 		}
 	}
+
+	/* the socket directory has one owner: its users run as one user */
+	for (i = 0, b = NULL; i < sc->nactions; i++) {
+		a = &sc->actions[i];
+		if (!action_conf_uses_sockdir(a))
+			continue;
+		if (b == NULL) {
+			b = a;
+			continue;
+		}
+		if ((a->user == NULL) != (b->user == NULL) || (a->user !=
+		    NULL && strcmp(a->user, b->user) != 0)) {
+			snprintf(p, sizeof(p), "actions[%zu].user", i);
+			perr(c, p, "action %s runs as %s but action %s, as %s, "
+			    "also uses the socket directory of the service, "
+			    "which has a single owner", a->name,
+			    a->user ? a->user : "the default user", b->name,
+			    b->user ? b->user : "the default user");
+		}
+	}
+}
+
+/*
+ * Whether action a uses the socket directory of its service: it declares
+ * sockets, its ready file is there, or its command or environment names
+ * $HERO_SOCKET_DIR.
+ */
+int
+action_conf_uses_sockdir(const struct action_conf *a)
+{
+	size_t	 i;
+
+	if (a->sockets.n > 0 || a->ready_mode == READY_FILE)
+		return 1;
+	for (i = 0; i < a->exec.n; i++)
+		if (strstr(a->exec.v[i], "HERO_SOCKET_DIR") != NULL)
+			return 1;
+	for (i = 0; i < a->nenv; i++)
+		if (a->env[i].val != NULL &&
+		    strstr(a->env[i].val, "HERO_SOCKET_DIR") != NULL)
+			return 1;
+	return 0;
+}
+
+/*
+ * The action whose user owns the socket directory of sc: the first that
+ * uses it (all that do run as one user), else the first process action,
+ * else the first action.
+ */
+struct action_conf *
+service_conf_sockdir_owner(struct service_conf *sc)
+{
+	size_t	 i;
+
+	for (i = 0; i < sc->nactions; i++)
+		if (action_conf_uses_sockdir(&sc->actions[i]))
+			return &sc->actions[i];
+	for (i = 0; i < sc->nactions; i++)
+		if (sc->actions[i].kind == KIND_PROCESS)
+			return &sc->actions[i];
+	return sc->nactions > 0 ? &sc->actions[0] : NULL;
 }
 
 static void

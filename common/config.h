@@ -182,6 +182,9 @@ struct action_conf	*action_conf_find(struct service_conf *,
 			    const char *);
 struct probe_conf	*probe_conf_find(struct service_conf *,
 			    const char *);
+/* Socket directory: used by the action?  Whose user owns it. */
+int			 action_conf_uses_sockdir(const struct action_conf *);
+struct action_conf	*service_conf_sockdir_owner(struct service_conf *);
 void			 config_errors_add(struct config_errors *,
 			    const char *fmt, ...)
 			    __attribute__((format(printf, 2, 3)));

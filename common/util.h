@@ -25,15 +25,33 @@ int		 proc_stat(pid_t, uint64_t *starttime, pid_t *pgid,
 /* Alive and, if starttime != 0, with that start time (not a zombie). */
 int		 proc_alive(pid_t, uint64_t starttime);
 /*
- * Read at most len - 1 bytes of a small file (/proc, pid files) and NUL
- * terminate them.  Returns the length read (> 0), or -1.
+ * Read at most len - 1 bytes of a small regular file (/proc, pid files)
+ * and NUL terminate them.  The last component is not followed if a
+ * link, a fifo is not waited on.  Returns the length read (> 0), or -1.
  */
 ssize_t		 read_small_file(const char *, char *, size_t);
 /* mkdir -p with mode for the last component; 0 or -1. */
 int		 mkdir_p(const char *, mode_t);
 /* Write a whole buffer; retries EINTR.  0 or -1. */
 int		 write_all(int, const void *, size_t);
-/* Atomic small run-time file write: tmp + rename, no fsync.  0 or -1. */
+/*
+ * For root in directories another user may write.  safe_dir_open: an
+ * O_DIRECTORY fd of the absolute path (no ".."), following only links
+ * that no one but root or we could have made (openat2
+ * RESOLVE_NO_SYMLINKS, else a walk with O_NOFOLLOW per component).  safe_parent_open: the same for the
+ * directory holding path, its last component copied into base.
+ */
+int		 safe_dir_open(const char *);
+int		 safe_parent_open(const char *, char *, size_t);
+/*
+ * Atomic small run-time file write: a temporary file with a random name
+ * (O_EXCL) + renameat in the same directory, no fsync.  The _xattr
+ * variants set xname = xval on the file before it takes its name;
+ * *xfailed tells whether that failed (the file is written anyway).
+ * 0 or -1.
+ */
+int		 write_file_at(int, const char *, const char *, size_t,
+		    mode_t, const char *, const void *, size_t, int *);
 int		 write_file_atomic_xattr(const char *, const char *, size_t,
 		    mode_t, const char *, const void *, size_t, int *);
 int		 write_file_atomic(const char *, const char *, size_t,

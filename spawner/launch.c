@@ -9,6 +9,7 @@
  */
 #include <sys/mman.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/types.h>
@@ -267,12 +268,12 @@ child_main(void *arg)
 }
 
 /*
- * Start l->argv as a new session.  Returns the pid, or -1 with errno set:
- * no process could be made, or (l->failed) the child could not exec; it
- * has exited 127 and is reaped here, launch_strerror() says why.
+ * Run fn in a child sharing our memory (CLONE_VM | CLONE_VFORK, plus
+ * extra flags) on the launch stack, all signals blocked around it: when
+ * this returns, the child has exec'd or exited.
  */
-pid_t
-launch(struct launch *l)
+static pid_t
+launch_clone(int (*fn)(void *), int flags, struct launch *l)
 {
 	struct rlimit	 rl;
 	sigset_t	 all, old;
@@ -298,18 +299,30 @@ launch(struct launch *l)
 	l->error = 0;
 	sigfillset(&all);
 	sigprocmask(SIG_SETMASK, &all, &old);
-	pid = clone(child_main, launch_stack + LAUNCH_STACK,
-	    CLONE_VM | CLONE_VFORK | SIGCHLD, l);
+	pid = clone(fn, launch_stack + LAUNCH_STACK,
+	    CLONE_VM | CLONE_VFORK | SIGCHLD | flags, l);
 	e = errno;
 	sigprocmask(SIG_SETMASK, &old, NULL);
 #ifdef HEROD_ASAN
 	/* the child's frames left shadow bytes behind on the shared stack */
 	__asan_unpoison_memory_region(launch_stack, LAUNCH_STACK);
 #endif
-	if (pid == -1) {
-		errno = e;
+	errno = e;
+	return pid;
+}
+
+/*
+ * Start l->argv as a new session.  Returns the pid, or -1 with errno set:
+ * no process could be made, or (l->failed) the child could not exec; it
+ * has exited 127 and is reaped here, launch_strerror() says why.
+ */
+pid_t
+launch(struct launch *l)
+{
+	pid_t	 pid;
+
+	if ((pid = launch_clone(child_main, 0, l)) == -1)
 		return -1;
-	}
 	if (l->failed) {
 		while (waitpid(pid, NULL, 0) == -1 && errno == EINTR)
 			;
@@ -318,4 +331,57 @@ launch(struct launch *l)
 	}
 	sp->nforked++;
 	return pid;
+}
+
+/*
+ * Child of launch_connect(): it shares our descriptor table, so the
+ * socket it connects is ours once it has exited.  All signals stay
+ * blocked; it only makes system calls.
+ */
+static int
+child_connect(void *arg)
+{
+	struct launch	*l = arg;
+	int		 s;
+
+	if (child_creds(l) == -1)
+		goto fail;
+	s = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (s == -1)
+		goto fail;
+	if (connect(s, (const struct sockaddr *)&l->connect_to,
+	    sizeof(l->connect_to)) == -1 && errno != EINPROGRESS) {
+		l->error = errno;
+		close(s);
+		l->failed = 1;
+		_exit(1);
+	}
+	l->sock = s;
+	_exit(0);
+ fail:
+	l->error = errno;
+	l->failed = 1;
+	_exit(1);
+}
+
+/*
+ * Connect a unix stream socket to l->connect_to with the credentials of
+ * l (uid, gid, groups), not the spawner's: the connected, non-blocking
+ * socket, or -1 with errno.
+ */
+int
+launch_connect(struct launch *l)
+{
+	pid_t	 pid;
+
+	l->sock = -1;
+	if ((pid = launch_clone(child_connect, CLONE_FILES, l)) == -1)
+		return -1;
+	while (waitpid(pid, NULL, 0) == -1 && errno == EINTR)
+		;
+	if (l->failed) {
+		errno = l->error;
+		return -1;
+	}
+	return l->sock;
 }

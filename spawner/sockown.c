@@ -4,6 +4,7 @@
  * No lsof needed.
  */
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/types.h>
 #include <sys/un.h>
 
@@ -23,68 +24,118 @@
 
 #define SO_ACCEPTCON_FLAG	0x00010000
 
+/*
+ * The unix socket file path, found without following any link an
+ * unprivileged user could have made (safe_parent_open(), O_NOFOLLOW):
+ * an O_PATH fd to connect to as /proc/self/fd/N, so that what was
+ * checked is what is connected to.  -1 with errno ELOOP for a link,
+ * ENOTSOCK for anything else but a socket.
+ */
+static int
+sock_path_open(const char *path, struct stat *sb)
+{
+	char	 base[NAME_MAX + 1];
+	int	 dfd, fd, e;
+
+	if ((dfd = safe_parent_open(path, base, sizeof(base))) == -1)
+		return -1;
+	fd = openat(dfd, base, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+	e = errno;
+	close(dfd);
+	if (fd == -1) {
+		errno = e;
+		return -1;
+	}
+	if (fstat(fd, sb) == -1)
+		e = errno;
+	else if (!S_ISSOCK(sb->st_mode))
+		e = S_ISLNK(sb->st_mode) ? ELOOP : ENOTSOCK;
+	else
+		return fd;
+	close(fd);
+	errno = e;
+	return -1;
+}
+
 /* 1 someone listens, 0 nobody (refused), -1 cannot tell. */
 int
 sock_listening(const char *path)
 {
 	struct sockaddr_un	 sun;
-	int			 s, r;
+	struct stat		 sb;
+	int			 s, r, pfd;
 
+	if ((pfd = sock_path_open(path, &sb)) == -1)
+		return errno == ENOENT ? 0 : -1;
 	memset(&sun, 0, sizeof(sun));
 	sun.sun_family = AF_UNIX;
-	if (strlcpy(sun.sun_path, path, sizeof(sun.sun_path)) >=
-	    sizeof(sun.sun_path))
-		return -1;
+	(void)snprintf(sun.sun_path, sizeof(sun.sun_path), "/proc/self/fd/%d",
+	    pfd);
 	s = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (s == -1)
+	if (s == -1) {
+		close(pfd);
 		return -1;
-	r = connect(s, (struct sockaddr *)&sun, sizeof(sun));
-	if (r == 0 || errno == EAGAIN || errno == EINPROGRESS) {
-		close(s);
-		return 1;
 	}
-	r = (errno == ECONNREFUSED || errno == ENOENT) ? 0 : -1;
+	r = connect(s, (struct sockaddr *)&sun, sizeof(sun));
+	if (r == 0 || errno == EAGAIN || errno == EINPROGRESS)
+		r = 1;
+	else
+		r = (errno == ECONNREFUSED || errno == ENOENT) ? 0 : -1;
 	close(s);
+	close(pfd);
 	return r;
 }
 
 /*
  * Connect to a service's unix socket for the prober, which may not open
- * it, and pass the connected fd back.  Only sockets below the run
- * directory's sockets/ are served, so the prober cannot use this to
- * reach arbitrary sockets as root.
+ * it, and pass the connected fd back.  The path the prober sent is not
+ * used: the socket is the target of the service's probe of that name in
+ * our configuration, found without following links, and connected to
+ * with the credentials of the probe's action (spawn_connect_as()).
  */
 void
 connect_for_prober(struct m_connect *c)
 {
-	struct sockaddr_un	 sun;
-	char			 base[PATH_MAX];
-	int			 s = -1;
+	struct service_conf	*sc;
+	struct probe_conf	*pc;
+	struct action_conf	*ac;
+	struct m_ref		 ref;
+	struct stat		 sb;
+	char			 sockdir[PATH_MAX], *t = NULL;
+	int			 s = -1, pfd;
 
-	snprintf(base, sizeof(base), "%s/%s/%s/", sp->env->rundir,
-	    RUN_SOCKETS, c->service);
 	c->error = 0;
-	if (strncmp(c->path, base, strlen(base)) != 0 ||
-	    strstr(c->path, "/../") != NULL) {
+	if ((sc = service_conf_lookup(&sp->services, c->service)) == NULL ||
+	    (pc = probe_conf_find(sc, c->probe)) == NULL ||
+	    pc->kind == PROBE_EXEC || pc->target == NULL ||
+	    (ac = spawn_probe_action(sc, pc)) == NULL) {
+		c->error = ENOENT;
+		goto reply;
+	}
+	memset(&ref, 0, sizeof(ref));
+	strlcpy(ref.service, sc->name, sizeof(ref.service));
+	strlcpy(ref.action, ac->name, sizeof(ref.action));
+	if (spawn_paths(&ref, "sockdir", sockdir, sizeof(sockdir)) == -1 ||
+	    (t = config_expand(pc->target, sockdir, sc->name, ac->name)) ==
+	    NULL) {
+		c->error = errno;
+		goto reply;
+	}
+	if (strncmp(t, "unix:/", 6) != 0) {
 		c->error = EPERM;
 		goto reply;
 	}
-	memset(&sun, 0, sizeof(sun));
-	sun.sun_family = AF_UNIX;
-	if (strlcpy(sun.sun_path, c->path, sizeof(sun.sun_path)) >=
-	    sizeof(sun.sun_path)) {
-		c->error = ENAMETOOLONG;
+	if (strcmp(t + 5, c->path) != 0)
+		log_debug("%s: %s/%s: prober asked for %s, target is %s",
+		    __func__, sc->name, pc->name, c->path, t + 5);
+	if ((pfd = sock_path_open(t + 5, &sb)) == -1) {
+		c->error = errno;
 		goto reply;
 	}
-	s = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (s == -1 || connect(s, (struct sockaddr *)&sun,
-	    sizeof(sun)) == -1) {
-		c->error = errno;
-		if (s != -1)
-			close(s);
-		s = -1;
-	}
+	s = spawn_connect_as(ac, pfd, &sb, &c->error);
+	close(pfd);
  reply:
+	free(t);
 	spawner_send(M_CONNECT_FD, s, c, sizeof(*c));
 }
 

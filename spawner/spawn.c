@@ -8,6 +8,7 @@
 #include <sys/types.h>
 #include <sys/wait.h>
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
@@ -28,6 +29,7 @@
 #include "spawner.h"
 #include "util.h"
 
+/* the PATH of every action, whatever herod's own (herod.service(5)) */
 #define DEFAULT_PATH	"/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 struct cred {
@@ -256,8 +258,7 @@ build_env(struct spawn_ctx *ctx, const struct m_ref *ref,
 	ctx->envp = calloc(ac->nenv + 16, sizeof(char *));
 	if (ctx->envp == NULL)
 		return -1;
-	p = getenv("PATH");
-	if (env_add(ctx, "PATH", p ? p : DEFAULT_PATH) == -1 ||
+	if (env_add(ctx, "PATH", DEFAULT_PATH) == -1 ||
 	    env_add(ctx, "HOME", ctx->cred.home) == -1 ||
 	    env_add(ctx, "USER", ctx->cred.user) == -1)
 		return -1;
@@ -383,22 +384,68 @@ spawn_spawned(struct inst *in)
 	spawner_send(M_SPAWNED, -1, &s, sizeof(s));
 }
 
+/*
+ * RUNDIR/fifo, opened without following links; it must be ours and
+ * writable by us alone (herod makes it 0700).
+ */
 static int
-open_fifo(const struct m_ref *ref, const char *what, int *rfd, int *wfd,
-    uid_t uid)
+fifo_dir_open(void)
 {
-	char	 path[PATH_MAX];
+	char		 path[PATH_MAX];
+	struct stat	 sb;
+	int		 fd;
+
+	if ((size_t)snprintf(path, sizeof(path), "%s/%s", sp->env->rundir,
+	    RUN_FIFO) >= sizeof(path)) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	if ((fd = safe_dir_open(path)) == -1)
+		return -1;
+	if (fstat(fd, &sb) == -1 || sb.st_uid != geteuid() ||
+	    (sb.st_mode & (S_IWGRP | S_IWOTH)) != 0) {
+		close(fd);
+		log_warnx("%s: %s: not ours alone", __func__, path);
+		errno = EPERM;
+		return -1;
+	}
+	return fd;
+}
+
+/* A fifo of dfd opened with flags, not through a link. */
+static int
+fifo_open(int dfd, const char *name, int flags)
+{
+	struct stat	 sb;
+	int		 fd;
+
+	if ((fd = openat(dfd, name, flags | O_NOFOLLOW | O_CLOEXEC)) == -1)
+		return -1;
+	if (fstat(fd, &sb) == -1 || !S_ISFIFO(sb.st_mode)) {
+		close(fd);
+		errno = EINVAL;
+		return -1;
+	}
+	return fd;
+}
+
+static int
+open_fifo(int dfd, const struct m_ref *ref, const char *what, int *rfd,
+    int *wfd)
+{
+	char	 path[PATH_MAX], *name;
 
 	if (spawn_paths(ref, what, path, sizeof(path)) == -1)
 		return -1;
+	name = strrchr(path, '/') + 1;
 	/* the name is new for each restart: unlink only a leftover */
-	if (mkfifo(path, 0600) == -1 && (errno != EEXIST ||
-	    unlink(path) == -1 || mkfifo(path, 0600) == -1))
+	if (mkfifoat(dfd, name, 0600) == -1 && (errno != EEXIST ||
+	    unlinkat(dfd, name, 0) == -1 || mkfifoat(dfd, name, 0600) == -1))
 		return -1;
 	/* the writer first, so the reader never sees a premature EOF */
-	if ((*wfd = open(path, O_RDWR | O_CLOEXEC)) == -1)
+	if ((*wfd = fifo_open(dfd, name, O_RDWR)) == -1)
 		return -1;
-	if ((*rfd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC)) == -1) {
+	if ((*rfd = fifo_open(dfd, name, O_RDONLY | O_NONBLOCK)) == -1) {
 		close(*wfd);
 		*wfd = -1;
 		return -1;
@@ -421,32 +468,133 @@ void
 spawn_reopen_logs(const struct m_ref *ref)
 {
 	char	 path[PATH_MAX];
-	int	 fd, stream;
+	int	 dfd, fd, stream;
 
+	if ((dfd = fifo_dir_open()) == -1)
+		return;
 	for (stream = 1; stream <= 2; stream++) {
 		if (spawn_paths(ref, stream == 1 ? "out" : "err", path,
 		    sizeof(path)) == -1)
 			continue;
-		fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+		fd = fifo_open(dfd, strrchr(path, '/') + 1,
+		    O_RDONLY | O_NONBLOCK);
 		if (fd == -1)
 			continue;
 		send_logfd(ref, stream, fd);
 	}
+	close(dfd);
 }
 
+/* Remove everything below dfd, never following a link. */
 static int
-prepare_sockdir(const char *sockdir, struct cred *c)
+empty_dir(int dfd, int depth)
 {
-	struct stat	 sb;
+	DIR		*d;
+	struct dirent	*dp;
+	int		 fd, r = 0;
 
-	if (stat(sockdir, &sb) == 0 && S_ISDIR(sb.st_mode) &&
-	    (!c->change || (sb.st_uid == c->uid && sb.st_gid == c->gid)))
-		return 0;	/* already there: one syscall per spawn */
-	if (mkdir_p(sockdir, 0755) == -1)
+	if (depth > 16) {
+		errno = ELOOP;
 		return -1;
-	if (c->change && chown(sockdir, c->uid, c->gid) == -1)
+	}
+	if ((fd = dup(dfd)) == -1)
 		return -1;
+	if ((d = fdopendir(fd)) == NULL) {
+		close(fd);
+		return -1;
+	}
+	while ((dp = readdir(d)) != NULL) {
+		if (strcmp(dp->d_name, ".") == 0 ||
+		    strcmp(dp->d_name, "..") == 0)
+			continue;
+		if (unlinkat(dfd, dp->d_name, 0) == 0)
+			continue;
+		if (errno != EISDIR && errno != EPERM) {
+			r = -1;
+			continue;
+		}
+		if ((fd = openat(dfd, dp->d_name, O_RDONLY | O_DIRECTORY |
+		    O_NOFOLLOW | O_CLOEXEC)) == -1) {
+			r = -1;
+			continue;
+		}
+		if (empty_dir(fd, depth + 1) == -1)
+			r = -1;
+		close(fd);
+		if (unlinkat(dfd, dp->d_name, AT_REMOVEDIR) == -1)
+			r = -1;
+	}
+	closedir(d);
+	return r;
+}
+
+/*
+ * RUNDIR/sockets/SERVICE, owned by the user of the actions that use it
+ * (config.c makes them one user), whichever action is spawned: a user
+ * never owns a directory in which an action of another user, root above
+ * all, would follow the links it planted.  Everything is done through
+ * fds (no link is followed); a directory found with another owner (the
+ * user of the service changed) is emptied before it changes hands.
+ */
+static int
+prepare_sockdir(const char *service, const struct cred *c)
+{
+	char		 path[PATH_MAX];
+	struct stat	 sb;
+	int		 sfd, dfd = -1, saved;
+
+	if ((size_t)snprintf(path, sizeof(path), "%s/%s", sp->env->rundir,
+	    RUN_SOCKETS) >= sizeof(path)) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	if ((sfd = safe_dir_open(path)) == -1)
+		return -1;
+	if (mkdirat(sfd, service, 0755) == -1 && errno != EEXIST)
+		goto fail;
+	if ((dfd = openat(sfd, service, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+	    O_CLOEXEC)) == -1 || fstat(dfd, &sb) == -1)
+		goto fail;
+	if (c->change && (sb.st_uid != c->uid || sb.st_gid != c->gid)) {
+		if (sb.st_uid != c->uid) {
+			log_info("%s: socket dir %s/%s: owner %u, now %u: "
+			    "emptied", __func__, path, service,
+			    (unsigned)sb.st_uid, (unsigned)c->uid);
+			if (empty_dir(dfd, 0) == -1)
+				goto fail;
+		}
+		if (fchown(dfd, c->uid, c->gid) == -1 ||
+		    fchmod(dfd, 0755) == -1)
+			goto fail;
+	}
+	close(dfd);
+	close(sfd);
 	return 0;
+ fail:
+	saved = errno;
+	if (dfd != -1)
+		close(dfd);
+	close(sfd);
+	errno = saved;
+	return -1;
+}
+
+/*
+ * The credentials the socket directory of sc is owned with: those of the
+ * action config.c names its owner (the actions that use the directory
+ * all run as its user; config.c refuses a service where they do not).
+ */
+static int
+sockdir_cred(struct service_conf *sc, struct action_conf *ac,
+    const struct cred *mine, struct cred *owner, char *err, size_t errlen)
+{
+	struct action_conf	*oac;
+
+	if ((oac = service_conf_sockdir_owner(sc)) == NULL || oac == ac) {
+		*owner = *mine;
+		return 0;
+	}
+	return resolve_cred(oac, owner, err, errlen);
 }
 
 void
@@ -482,10 +630,11 @@ spawn_do(struct inst *in)
 	struct spawn_ctx	 ctx;
 	struct service_conf	*sc;
 	struct action_conf	*ac;
+	struct cred		 owner;
 	char			 sockdir[PATH_MAX], err[REASON_BUF];
 	struct launch		 l;
 	int			 outr = -1, errr = -1, readyr = -1;
-	int			 rp[2], e;
+	int			 rp[2], e, fdir;
 	struct m_ref		 ref = in->ref;
 	pid_t			 pid;
 
@@ -503,8 +652,14 @@ spawn_do(struct inst *in)
 		send_failed(&ref, e, "%s", err);
 		return;
 	}
+	if ((e = sockdir_cred(sc, ac, &ctx.cred, &owner, err,
+	    sizeof(err))) != 0) {
+		inst_free(in);
+		send_failed(&ref, e, "socket dir owner: %s", err);
+		return;
+	}
 	if (spawn_paths(&ref, "sockdir", sockdir, sizeof(sockdir)) == -1 ||
-	    prepare_sockdir(sockdir, &ctx.cred) == -1) {
+	    prepare_sockdir(ref.service, &owner) == -1) {
 		e = errno;
 		inst_free(in);
 		send_failed(&ref, e, "socket dir %s: %s", sockdir,
@@ -514,9 +669,16 @@ spawn_do(struct inst *in)
 	if (build_argv(&ctx, &ref, &ac->exec, sockdir) == -1 ||
 	    build_env(&ctx, &ref, ac, sockdir) == -1)
 		goto syserr;
-	if (open_fifo(&ref, "out", &outr, &ctx.outfd, ctx.cred.uid) == -1 ||
-	    open_fifo(&ref, "err", &errr, &ctx.errfd, ctx.cred.uid) == -1)
+	if ((fdir = fifo_dir_open()) == -1)
 		goto syserr;
+	if (open_fifo(fdir, &ref, "out", &outr, &ctx.outfd) == -1 ||
+	    open_fifo(fdir, &ref, "err", &errr, &ctx.errfd) == -1) {
+		e = errno;
+		close(fdir);
+		errno = e;
+		goto syserr;
+	}
+	close(fdir);
 	if (ac->ready_mode == READY_FD) {
 		if (pipe2(rp, O_CLOEXEC) == -1)
 			goto syserr;
@@ -645,8 +807,9 @@ reap_exec_probe_pid(pid_t pid, int st)
 	return 1;
 }
 
-static struct action_conf *
-execprobe_action(struct service_conf *sc, struct probe_conf *pc)
+/* The action a probe runs as and expands its target for. */
+struct action_conf *
+spawn_probe_action(struct service_conf *sc, struct probe_conf *pc)
 {
 	size_t	 i;
 
@@ -655,7 +818,50 @@ execprobe_action(struct service_conf *sc, struct probe_conf *pc)
 	for (i = 0; i < sc->nactions; i++)
 		if (sc->actions[i].kind == KIND_PROCESS)
 			return &sc->actions[i];
-	return &sc->actions[0];
+	return sc->nactions > 0 ? &sc->actions[0] : NULL;
+}
+
+/*
+ * Connect to the socket file pfd (O_PATH, sb its stat) for the prober,
+ * as the user of ac.  A socket of an action that is not root's must be
+ * that user's own.  Connecting with the action's credentials (in a
+ * short-lived child sharing our fd table, launch_connect()) rather than
+ * root's means the kernel's checks on the socket are the action's, and
+ * the server sees the action's user as its peer: the prober can reach
+ * through herod no more than the action could itself.  Returns the
+ * connected socket, or -1 with *err set.
+ */
+int
+spawn_connect_as(struct action_conf *ac, int pfd, const struct stat *sb,
+    int *err)
+{
+	struct cred	 c;
+	struct launch	 l;
+	char		 msg[REASON_BUF];
+	int		 s;
+
+	if ((*err = resolve_cred(ac, &c, msg, sizeof(msg))) != 0) {
+		log_warnx("%s: %s", __func__, msg);
+		return -1;
+	}
+	if (c.change && c.uid != 0 && sb->st_uid != c.uid) {
+		log_warnx("%s: socket owned by uid %u, not by %s",
+		    __func__, (unsigned)sb->st_uid, c.user);
+		*err = EPERM;
+		return -1;
+	}
+	memset(&l, 0, sizeof(l));
+	l.change_cred = c.change;
+	l.uid = c.uid;
+	l.gid = c.gid;
+	l.groups = c.groups;
+	l.ngroups = c.ngroups;
+	l.connect_to.sun_family = AF_UNIX;
+	(void)snprintf(l.connect_to.sun_path, sizeof(l.connect_to.sun_path),
+	    "/proc/self/fd/%d", pfd);
+	if ((s = launch_connect(&l)) == -1)
+		*err = errno;
+	return s;
 }
 
 void
@@ -678,7 +884,7 @@ execprobe_run(const struct m_exec_probe *req)
 	tmp.started_us = now_us();
 	if ((sc = service_conf_lookup(&sp->services, req->service)) == NULL ||
 	    (pc = probe_conf_find(sc, req->probe)) == NULL ||
-	    pc->kind != PROBE_EXEC || (ac = execprobe_action(sc, pc)) ==
+	    pc->kind != PROBE_EXEC || (ac = spawn_probe_action(sc, pc)) ==
 	    NULL) {
 		execprobe_reply(&tmp, 0, "no such exec probe");
 		return;

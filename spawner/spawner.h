@@ -2,8 +2,10 @@
 #ifndef HEROD_SPAWNER_H
 #define HEROD_SPAWNER_H
 
+#include <sys/stat.h>
 #include <sys/tree.h>
 #include <sys/types.h>
+#include <sys/un.h>
 
 #include <limits.h>
 
@@ -76,6 +78,8 @@ struct launch {
 	const char		*workdir;	/* NULL: stay */
 	int			 maxfd;		/* close up to, w/o close_range */
 	int			 chdir_fallback; /* workdir failing: "/" */
+	struct sockaddr_un	 connect_to;	/* launch_connect() */
+	volatile int		 sock;		/* its connected socket */
 	/* written by the child before it exits 127 */
 	volatile int		 failed;
 	volatile int		 stage;
@@ -84,6 +88,7 @@ struct launch {
 
 /* launch.c */
 pid_t		 launch(struct launch *);
+int		 launch_connect(struct launch *);
 void		 launch_strerror(const struct launch *, char *, size_t);
 
 /* spawner.c */
@@ -101,6 +106,10 @@ int		 spawn_paths(const struct m_ref *, const char *, char *,
 		    size_t);
 void		 spawn_reopen_logs(const struct m_ref *);
 void		 spawn_cred_flush(void);
+struct action_conf *spawn_probe_action(struct service_conf *,
+		    struct probe_conf *);
+int		 spawn_connect_as(struct action_conf *, int,
+		    const struct stat *, int *);
 
 /*
  * What the kernel says about a process, read from /proc/PID/stat and
