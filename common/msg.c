@@ -9,7 +9,7 @@
  * gone and our copy is closed, so a partial write never sends it twice.
  *
  * Receiving: recvmsg() fills a read buffer that grows up to the size of
- * the largest legal message (header + maxpayload) and never beyond.
+ * the largest legal message (header + read limit) and never beyond.
  * Descriptors go to a small FIFO together with the stream range
  * [start, end) of the bytes that came with them.  On a stream socket a
  * descriptor arrives with the first byte of its message, so when the
@@ -59,7 +59,7 @@ struct msgpfd {
 struct msgchan {
 	int			 fd;
 	size_t			 maxpayload;
-	size_t			 maxread;	/* <= maxpayload */
+	size_t			 maxread; /* <= maxpayload */
 	size_t			 maxqueue;
 	int			 error;	/* sticky protocol error (errno) */
 
@@ -505,7 +505,7 @@ struct msgev {
 	msgev_check_cb		 check;
 	void			*arg;
 	void			*checkarg;
-	int			 rejected;	/* check callback said no */
+	int			 rejected;	/* by check */
 	int			 busy;		/* in a user callback */
 	int			 dead;		/* free when not busy */
 	int			 failed;	/* closed callback called */

@@ -273,22 +273,28 @@ enum proto_fd {
 
 #define PROTO_MAX_STR	4
 
+/* A char array in the payload (offset, size) that must hold a NUL. */
 struct proto_str {
-	uint16_t	 off;		/* of a char array in the payload */
-	uint16_t	 size;		/* must hold a NUL */
+	uint16_t	 off;
+	uint16_t	 size;
 	const char	*name;
 };
 
+/*
+ * payload: the struct's name, or a description.  The payload size is
+ * minlen..maxlen.  text: the payload is text and holds no NUL.  links:
+ * the PROTO_LINK()s allowed.  relay: where the parent forwards it, or -1.
+ */
 struct proto_msg {
 	uint32_t		 type;
 	const char		*name;
-	const char		*payload;	/* struct name, or a description */
-	uint32_t		 minlen;	/* payload size: minlen..maxlen */
+	const char		*payload;
+	uint32_t		 minlen;
 	uint32_t		 maxlen;
 	enum proto_fd		 fd;
-	int			 text;		/* payload: text without NUL */
-	uint32_t		 links;		/* PROTO_LINK()s allowed */
-	int			 relay;		/* parent forwards to, or -1 */
+	int			 text;
+	uint32_t		 links;
+	int			 relay;
 	struct proto_str	 str[PROTO_MAX_STR];
 	const char		*desc;
 };
@@ -296,13 +302,13 @@ struct proto_msg {
 /* Why proto_check refused a message (0: accepted). */
 enum proto_error {
 	PROTO_OK = 0,
-	PROTO_E_TYPE,		/* no such message type */
-	PROTO_E_PEER,		/* not from this sender to this receiver */
-	PROTO_E_HEADER,		/* flags, peerid or pid not as sent by us */
-	PROTO_E_SIZE,		/* payload size outside the rule */
-	PROTO_E_FD,		/* fd missing, or one where none may be */
-	PROTO_E_STRING,		/* a fixed char array without NUL */
-	PROTO_E_TEXT,		/* a NUL byte in a text payload */
+	PROTO_E_TYPE,		/* no such type */
+	PROTO_E_PEER,		/* not from this sender to this one */
+	PROTO_E_HEADER,		/* flags, peerid or pid */
+	PROTO_E_SIZE,		/* payload size */
+	PROTO_E_FD,		/* fd missing, or not allowed */
+	PROTO_E_STRING,		/* a char array without NUL */
+	PROTO_E_TEXT,		/* a NUL byte in text */
 };
 
 extern const struct proto_msg	proto_msgs[];

@@ -39,7 +39,7 @@ struct worker {
 	int		 loading;	/* M_STORE_LOAD sent, no DONE yet */
 	int		 restarts;
 	int64_t		 last_start;
-	int64_t		 drop_start;	/* rate limit of dropped messages */
+	int64_t		 drop_start;	/* rate limit of drop logs */
 	uint32_t	 drop_count;
 	struct event	*ev_restart;
 	struct event	*ev_timeout;
@@ -451,7 +451,8 @@ proc_probe_ok(struct worker *w, uint32_t type, const char *service,
 static int
 proc_id_ok(uint64_t id)
 {
-	return id <= INT64_MAX;	/* as SQLite stores them; no wrap at +1 */
+	/* as SQLite stores them; no wrap at + 1 */
+	return id <= INT64_MAX;
 }
 
 static void
