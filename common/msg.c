@@ -9,7 +9,7 @@
  * gone and our copy is closed, so a partial write never sends it twice.
  *
  * Receiving: recvmsg() fills a read buffer that grows up to the size of
- * the largest legal message (header + maxpayload) and never beyond.
+ * the largest legal message (header + read limit) and never beyond.
  * Descriptors go to a small FIFO together with the stream range
  * [start, end) of the bytes that came with them.  On a stream socket a
  * descriptor arrives with the first byte of its message, so when the
@@ -59,6 +59,7 @@ struct msgpfd {
 struct msgchan {
 	int			 fd;
 	size_t			 maxpayload;
+	size_t			 maxread; /* <= maxpayload */
 	size_t			 maxqueue;
 	int			 error;	/* sticky protocol error (errno) */
 
@@ -99,6 +100,7 @@ msgchan_new(int fd, size_t maxpayload, size_t maxqueue)
 	c->fd = fd;
 	c->maxpayload = maxpayload > MSG_MAX_PAYLOAD ? MSG_MAX_PAYLOAD :
 	    maxpayload;
+	c->maxread = c->maxpayload;
 	c->maxqueue = maxqueue == 0 ? MSG_DEFAULT_MAXQUEUE : maxqueue;
 	TAILQ_INIT(&c->outq);
 	return c;
@@ -284,7 +286,7 @@ msgchan_rspace(struct msgchan *c)
 	unsigned char	*p;
 	size_t		 cap, avail, want, nsize;
 
-	cap = MSG_HDR_LEN + c->maxpayload;
+	cap = MSG_HDR_LEN + c->maxread;
 	avail = c->rend - c->rstart;
 	if (avail == 0)
 		c->rstart = c->rend = 0;
@@ -292,7 +294,7 @@ msgchan_rspace(struct msgchan *c)
 	want = avail + MSG_READ_CHUNK;
 	if (avail >= MSG_HDR_LEN) {
 		memcpy(&hdr, c->rbuf + c->rstart, MSG_HDR_LEN);
-		if (hdr.len <= c->maxpayload &&
+		if (hdr.len <= c->maxread &&
 		    MSG_HDR_LEN + (size_t)hdr.len > want)
 			want = MSG_HDR_LEN + (size_t)hdr.len;
 	}
@@ -429,7 +431,7 @@ msgchan_get(struct msgchan *c, struct msg *m)
 
 	if (hdr.flags & ~(uint32_t)MSG_F_FD)
 		return msgchan_fail(c, EBADMSG);
-	if (hdr.len > c->maxpayload)
+	if (hdr.len > c->maxread)
 		return msgchan_fail(c, EMSGSIZE);
 
 	if (c->pfd_count > 0) {
@@ -456,6 +458,13 @@ msgchan_get(struct msgchan *c, struct msg *m)
 	c->rstart += total;
 	c->rpos += total;
 	return 1;
+}
+
+void
+msgchan_set_maxread(struct msgchan *c, size_t maxread)
+{
+	if (maxread < c->maxread)
+		c->maxread = maxread;
 }
 
 int
@@ -493,7 +502,10 @@ struct msgev {
 	struct event		*wev;
 	msgev_dispatch_cb	 dispatch;
 	msgev_closed_cb		 closed;
+	msgev_check_cb		 check;
 	void			*arg;
+	void			*checkarg;
+	int			 rejected;	/* by check */
 	int			 busy;		/* in a user callback */
 	int			 dead;		/* free when not busy */
 	int			 failed;	/* closed callback called */
@@ -606,6 +618,12 @@ msgev_drain(struct msgev *mev)
 	while (msgev_reading(mev)) {
 		if ((r = msgchan_get(mev->chan, &m)) <= 0)
 			return r;
+		if (mev->check != NULL && mev->check(&m, mev->checkarg) != 0) {
+			if (m.fd != -1)
+				close(m.fd);
+			mev->rejected = 1;
+			return -1;
+		}
 		mev->dispatch(mev, &m, mev->arg);
 	}
 	return 0;
@@ -732,4 +750,17 @@ struct msgchan *
 msgev_chan(struct msgev *mev)
 {
 	return mev->chan;
+}
+
+void
+msgev_set_check(struct msgev *mev, msgev_check_cb check, void *arg)
+{
+	mev->check = check;
+	mev->checkarg = arg;
+}
+
+int
+msgev_protocol_error(struct msgev *mev)
+{
+	return mev->rejected || mev->chan->error != 0;
 }

@@ -77,6 +77,12 @@ ssize_t		 msgchan_read(struct msgchan *);
  * EBADMSG for bad flags or a missing fd).
  */
 int		 msgchan_get(struct msgchan *, struct msg *);
+/*
+ * Lower the limit on received payloads only (messages sent may still be
+ * up to maxpayload): a header announcing more is a protocol error before
+ * any of its payload is buffered.
+ */
+void		 msgchan_set_maxread(struct msgchan *, size_t);
 
 /*
  * Event loop glue (libevent).  dispatch is called for each message; the
@@ -87,6 +93,11 @@ int		 msgchan_get(struct msgchan *, struct msg *);
 struct msgev;
 typedef void	(*msgev_dispatch_cb)(struct msgev *, struct msg *, void *);
 typedef void	(*msgev_closed_cb)(struct msgev *, void *);
+/*
+ * Called for each message before dispatch: 0 accepts it; -1 rejects it
+ * (its fd is closed) and closes the channel as a protocol error.
+ */
+typedef int	(*msgev_check_cb)(const struct msg *, void *);
 
 struct msgev	*msgev_new(struct event_base *, int fd, size_t maxpayload,
 		    size_t maxqueue, msgev_dispatch_cb, msgev_closed_cb,
@@ -102,6 +113,13 @@ void		 msgev_pause(struct msgev *, int paused);
 void		 msgev_close_when_flushed(struct msgev *);
 void		 msgev_free(struct msgev *);	/* closes fd, no callback */
 struct msgchan	*msgev_chan(struct msgev *);
+void		 msgev_set_check(struct msgev *, msgev_check_cb, void *);
+/*
+ * In the closed callback: 1 if the channel closed on a protocol error
+ * (a malformed frame, or a message the check callback rejected), 0 on
+ * end of file or an I/O error.
+ */
+int		 msgev_protocol_error(struct msgev *);
 
 /* Copy an exact-size payload; -1 (errno EBADMSG) if the size differs. */
 int		 msg_get_exact(const struct msg *, void *, size_t);

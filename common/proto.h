@@ -1,20 +1,25 @@
 /*
  * Messages between the parent and its workers (spawner, prober, store).
- * Every payload is a fixed-layout struct without pointers, read with an
- * exact length check (msg_get_exact), except where noted (raw text).
- * Strings in structs are NUL terminated; the receiver forces the last
- * byte to NUL before use (proto_terminate()).
+ * Every payload is a fixed-layout struct without pointers, except where
+ * noted (raw text).  common/proto.c describes each message once: its
+ * size, whether it carries an fd, which of its fixed char arrays must
+ * hold a NUL and which process may send it to which.  Every process reads
+ * its peer through that table (proto_msgev_new, proto_get): a message
+ * that does not match is never dispatched.
  */
 #ifndef HEROD_PROTO_H
 #define HEROD_PROTO_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "config.h"
+#include "msg.h"
 
 #define NAME_BUF	72		/* NAME_MAXLEN + NUL, padded */
 #define REASON_BUF	256
 #define WORKER_FD	3		/* parent socket of a re-exec'd worker */
+#define STORE_EVENT_MAX	4096		/* M_STORE_EVENT text */
 
 enum proc_id {
 	PROC_PARENT = 0,
@@ -260,5 +265,101 @@ struct m_store_logconf {
 
 /* Force NUL termination of a fixed buffer received from a peer. */
 #define proto_terminate(buf)	((buf)[sizeof(buf) - 1] = '\0')
+
+/*
+ * The message table (common/proto.c).
+ */
+/* One bit per (sender, receiver) pair. */
+#define PROTO_LINK(from, to)	(1U << ((from) * PROC_MAX + (to)))
+
+enum proto_fd {
+	PROTO_FD_NEVER = 0,
+	PROTO_FD_MUST,
+	PROTO_FD_MAY,
+};
+
+#define PROTO_MAX_STR	4
+
+/* A char array in the payload (offset, size) that must hold a NUL. */
+struct proto_str {
+	uint16_t	 off;
+	uint16_t	 size;
+	const char	*name;
+};
+
+/*
+ * payload: the struct's name, or a description.  The payload size is
+ * minlen..maxlen.  text: the payload is text and holds no NUL.  links:
+ * the PROTO_LINK()s allowed.  relay: where the parent forwards it, or -1.
+ */
+struct proto_msg {
+	uint32_t		 type;
+	const char		*name;
+	const char		*payload;
+	uint32_t		 minlen;
+	uint32_t		 maxlen;
+	enum proto_fd		 fd;
+	int			 text;
+	uint32_t		 links;
+	int			 relay;
+	struct proto_str	 str[PROTO_MAX_STR];
+	const char		*desc;
+};
+
+/* Why proto_check refused a message (0: accepted). */
+enum proto_error {
+	PROTO_OK = 0,
+	PROTO_E_TYPE,		/* no such type */
+	PROTO_E_PEER,		/* not from this sender to this one */
+	PROTO_E_HEADER,		/* flags, peerid or pid */
+	PROTO_E_SIZE,		/* payload size */
+	PROTO_E_FD,		/* fd missing, or not allowed */
+	PROTO_E_STRING,		/* a char array without NUL */
+	PROTO_E_TEXT,		/* a NUL byte in text */
+};
+
+extern const struct proto_msg	proto_msgs[];
+extern const size_t		proto_nmsgs;
+
+const struct proto_msg	*proto_lookup(uint32_t);
+const char		*msg_type_name(uint32_t);
+const char		*proto_proc_name(int);
+const char		*proto_strerror(int);
+/* Largest payload from may send to: the read limit of to's channel. */
+size_t			 proto_maxlen(int from, int to);
+
+/*
+ * The whole validation of one received message, pure (no I/O, no
+ * logging, fd only tested against -1): from sent it to to; hdr as
+ * received, payload of len bytes (hdr->len must equal len), fd -1 or
+ * the descriptor that came with it.  Returns PROTO_OK or a
+ * PROTO_E_* code (proto_strerror()).
+ */
+int			 proto_check(int from, int to,
+			    const struct msg_hdr *hdr, const void *payload,
+			    size_t len, int fd);
+
+/*
+ * msgchan_get + proto_check: 1 and *m filled, 0 when more bytes are
+ * needed, -1 on a framing error or a rejected message (logged; its fd
+ * is closed; errno EBADMSG): the caller must close the channel.
+ */
+int			 proto_get(struct msgchan *, struct msg *,
+			    int self, int peer);
+/*
+ * A msgev whose messages are checked against the table: a rejected
+ * message is logged and closes the channel as a protocol error
+ * (msgev_protocol_error() is 1 in the closed callback).  The payload
+ * limits come from the table.
+ */
+struct msgev		*proto_msgev_new(struct event_base *, int fd,
+			    int self, int peer, size_t maxqueue,
+			    msgev_dispatch_cb, msgev_closed_cb, void *);
+/*
+ * Copy the payload of an accepted message of a fixed-size type into its
+ * struct; the size was checked by the table, so a mismatch is a bug in
+ * the table and fatal.
+ */
+void			 proto_copy(const struct msg *, void *, size_t);
 
 #endif

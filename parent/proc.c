@@ -13,6 +13,7 @@
 #include <limits.h>
 #include <signal.h>
 #include <spawn.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,8 +36,11 @@ struct worker {
 	int		 ready;		/* configured and acked */
 	int		 hello;		/* M_WORKER_READY seen */
 	int		 hello_seen;	/* ... by this process */
+	int		 loading;	/* M_STORE_LOAD sent, no DONE yet */
 	int		 restarts;
 	int64_t		 last_start;
+	int64_t		 drop_start;	/* rate limit of drop logs */
+	uint32_t	 drop_count;
 	struct event	*ev_restart;
 	struct event	*ev_timeout;
 };
@@ -83,11 +87,14 @@ proc_send(enum proc_id id, uint32_t type, int fd, const void *data,
 		return -1;
 	}
 	if (msgev_send(w->mev, type, 0, 0, fd, data, len) == -1) {
-		log_warn("%s: to %s, type %u", __func__, w->name, type);
+		log_warn("%s: %s to %s", __func__, msg_type_name(type),
+		    w->name);
 		if (fd != -1)
 			close(fd);
 		return -1;
 	}
+	if (type == M_STORE_LOAD)
+		w->loading = 1;
 	return 0;
 }
 
@@ -149,9 +156,12 @@ proc_closed(struct msgev *mev, void *arg)
 	struct worker	*w = arg;
 
 	/* the process itself is reaped in proc_reap */
-	log_debug("%s: %s channel closed", __func__, w->name);
+	if (mev != NULL && msgev_protocol_error(mev))
+		log_warnx("%s: protocol error, killing it", w->name);
+	else
+		log_debug("%s: %s channel closed", __func__, w->name);
 	w->mev = NULL;
-	w->ready = w->hello = 0;
+	w->ready = w->hello = w->loading = 0;
 	if (w->pid > 0)
 		kill(w->pid, SIGKILL);
 	control_worker_lost((enum proc_id)(w - workers));
@@ -230,9 +240,9 @@ proc_start(enum proc_id id)
 	}
 	w->pid = pid;
 	w->last_start = now_ms();
-	w->hello = w->ready = w->hello_seen = 0;
-	w->mev = msgev_new(pt.base, sv[0], MSG_MAX_PAYLOAD, 0, proc_dispatch,
-	    proc_closed, w);
+	w->hello = w->ready = w->hello_seen = w->loading = 0;
+	w->mev = proto_msgev_new(pt.base, sv[0], PROC_PARENT, id, 0,
+	    proc_dispatch, proc_closed, w);
 	if (w->mev == NULL)
 		fatal("%s: msgev_new", __func__);
 	if (w->ev_timeout == NULL)
@@ -269,7 +279,7 @@ proc_died(enum proc_id id, int st)
 		w->mev = NULL;
 		control_worker_lost(id);
 	}
-	w->ready = w->hello = 0;
+	w->ready = w->hello = w->loading = 0;
 	if (pt.shutting_down && svc_all_stopped())
 		return;
 	/*
@@ -333,25 +343,125 @@ proc_stop_all(void)
 		event_base_loopexit(pt.base, NULL);
 }
 
-#define GET(m, s) do {							\
-	if (msg_get_exact((m), &(s), sizeof(s)) == -1) {		\
-		log_warnx("%s: %s sent type %u with bad size %u",	\
-		    __func__, w->name, (m)->hdr.type, (m)->hdr.len);	\
-		kill(w->pid, SIGKILL);					\
-		return;							\
-	}								\
-} while (0)
+/*
+ * What a worker sends has passed the message table (common/proto.c) when
+ * it gets here: size, fd, NUL-terminated strings, sender.  What is left
+ * is the state of the channel (hello first; the load replies only while
+ * loading) and, for the unprivileged prober and store, the values.
+ *
+ * A protocol violation costs the worker its channel: it is killed and
+ * restarted (proc_violation).  A value that does not make sense (an
+ * unknown service, an enum out of range) only costs that message: it is
+ * dropped with a rate-limited log, since it may come from a recorded
+ * state or a race with a reload rather than from a broken worker.
+ */
+#define DROP_LOG_MAX		5	/* lines per window and worker */
+#define DROP_LOG_WINDOW_MS	10000
 
 static void
-ref_terminate(struct m_ref *r)
+proc_violation(struct worker *w, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static void
+proc_violation(struct worker *w, const char *fmt, ...)
 {
-	proto_terminate(r->service);
-	proto_terminate(r->action);
+	char	 buf[256];
+	va_list	 ap;
+
+	va_start(ap, fmt);
+	(void)vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	log_warnx("%s: protocol violation: %s; killing it", w->name, buf);
+	/* nothing more is read from it: msgev_free is safe in dispatch */
+	msgev_free(w->mev);
+	proc_closed(NULL, w);
+}
+
+static int	 proc_drop(struct worker *, int, const char *, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* Drop one message; log at most DROP_LOG_MAX per window.  Returns 0. */
+static int
+proc_drop(struct worker *w, int warn, const char *fmt, ...)
+{
+	char	 buf[256];
+	va_list	 ap;
+	int64_t	 now = now_ms();
+
+	if (now - w->drop_start >= DROP_LOG_WINDOW_MS) {
+		if (w->drop_count > DROP_LOG_MAX)
+			log_warnx("%s: %u more messages dropped", w->name,
+			    w->drop_count - DROP_LOG_MAX);
+		w->drop_start = now;
+		w->drop_count = 0;
+	}
+	if (w->drop_count++ >= DROP_LOG_MAX)
+		return 0;
+	va_start(ap, fmt);
+	(void)vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	if (warn)
+		log_warnx("%s: message dropped: %s", w->name, buf);
+	else
+		log_debug("%s: message dropped: %s", w->name, buf);
+	return 0;
+}
+
+static struct act *
+proc_find_act(struct svc *s, const char *name)
+{
+	size_t	 i;
+
+	for (i = 0; i < s->nacts; i++)
+		if (strcmp(s->acts[i].conf->name, name) == 0)
+			return &s->acts[i];
+	return NULL;
+}
+
+/* A ref from an unprivileged worker names a configured action. */
+static int
+proc_ref_ok(struct worker *w, uint32_t type, const struct m_ref *r)
+{
+	struct svc	*s;
+
+	if ((s = svc_find(r->service)) == NULL ||
+	    proc_find_act(s, r->action) == NULL)
+		return proc_drop(w, 0, "%s for unknown %s/%s",
+		    msg_type_name(type), r->service, r->action);
+	return 1;
+}
+
+static int
+proc_probe_ok(struct worker *w, uint32_t type, const char *service,
+    const char *probe)
+{
+	struct svc	*s;
+	size_t		 i;
+
+	if ((s = svc_find(service)) == NULL)
+		return proc_drop(w, 0, "%s for unknown service %s",
+		    msg_type_name(type), service);
+	for (i = 0; i < s->nprobes; i++)
+		if (strcmp(s->probes[i].conf->name, probe) == 0)
+			return 1;
+	return proc_drop(w, 0, "%s for unknown probe %s of %s",
+	    msg_type_name(type), probe, service);
+}
+
+static int
+proc_id_ok(uint64_t id)
+{
+	/* as SQLite stores them; no wrap at + 1 */
+	return id <= INT64_MAX;
 }
 
 static void
 proc_hello(struct worker *w, enum proc_id id)
 {
+	if (w->hello) {
+		proc_violation(w, "second M_WORKER_READY");
+		return;
+	}
 	w->hello = 1;
 	w->hello_seen = 1;
 	evtimer_del(w->ev_timeout);
@@ -366,7 +476,15 @@ proc_acked(struct worker *w, enum proc_id id)
 	svc_resync(id);
 }
 
-/* Messages from the spawner. */
+/* One of the relayed messages: on to its destination, fd and all. */
+static void
+proc_forward(struct msg *m, enum proc_id to)
+{
+	proc_send(to, m->hdr.type, m->fd, m->data, m->hdr.len);
+	m->fd = -1;
+}
+
+/* Messages from the spawner (root: the table is all it needs). */
 static void
 dispatch_spawner(struct worker *w, struct msg *m)
 {
@@ -374,67 +492,31 @@ dispatch_spawner(struct worker *w, struct msg *m)
 	struct m_failed		 f;
 	struct m_exited		 e;
 	struct m_adopted	 a;
-	struct m_logfd		 l;
-	struct m_ref		 r;
-	struct m_probe_result	 pr;
-	struct m_connect	 cn;
 
 	switch (m->hdr.type) {
 	case M_SPAWNED:
-		GET(m, sp);
-		ref_terminate(&sp.ref);
+		proto_copy(m, &sp, sizeof(sp));
 		act_spawned(&sp);
 		break;
 	case M_SPAWN_FAILED:
-		GET(m, f);
-		ref_terminate(&f.ref);
-		proto_terminate(f.reason);
+		proto_copy(m, &f, sizeof(f));
 		act_spawn_failed(&f);
 		break;
 	case M_EXITED:
-		GET(m, e);
-		ref_terminate(&e.ref);
+		proto_copy(m, &e, sizeof(e));
 		act_exited(&e);
 		break;
 	case M_ADOPTED:
-		GET(m, a);
-		ref_terminate(&a.ref);
+		proto_copy(m, &a, sizeof(a));
 		act_adopted(&a);
 		break;
-	case M_LOGFD:
-		GET(m, l);
-		if (m->fd == -1)
-			goto bad;
-		proc_send(PROC_STORE, M_LOGFD, m->fd, &l, sizeof(l));
-		m->fd = -1;
-		break;
-	case M_READYFD:
-		GET(m, r);
-		if (m->fd == -1)
-			goto bad;
-		proc_send(PROC_PROBER, M_READYFD, m->fd, &r, sizeof(r));
-		m->fd = -1;
-		break;
-	case M_EXEC_PROBE_RESULT:
-		GET(m, pr);
-		proc_send(PROC_PROBER, M_EXEC_PROBE_RESULT, -1, &pr,
-		    sizeof(pr));
-		break;
-	case M_CONNECT_FD:
-		GET(m, cn);
-		proc_send(PROC_PROBER, M_CONNECT_FD, m->fd, &cn, sizeof(cn));
-		m->fd = -1;
-		break;
 	default:
-		goto bad;
+		fatalx("%s: %s passed the table", __func__,
+		    msg_type_name(m->hdr.type));
 	}
-	return;
- bad:
-	log_warnx("%s: unexpected message %u from spawner", __func__,
-	    m->hdr.type);
-	kill(w->pid, SIGKILL);
 }
 
+/* Messages from the prober: unprivileged, every value is checked. */
 static void
 dispatch_prober(struct worker *w, struct msg *m)
 {
@@ -447,44 +529,61 @@ dispatch_prober(struct worker *w, struct msg *m)
 
 	switch (m->hdr.type) {
 	case M_READY:
-		GET(m, r);
-		ref_terminate(&r.ref);
-		proto_terminate(r.reason);
-		act_ready(&r);
+		proto_copy(m, &r, sizeof(r));
+		if (r.ready > 1) {
+			proc_drop(w, 1, "M_READY: ready %u", r.ready);
+			break;
+		}
+		if (proc_ref_ok(w, m->hdr.type, &r.ref))
+			act_ready(&r);
 		break;
 	case M_NOTIFY:
-		GET(m, n);
-		ref_terminate(&n.ref);
-		proto_terminate(n.text);
-		act_notify(&n);
+		proto_copy(m, &n, sizeof(n));
+		if (n.what < NOTIFY_STATUS || n.what > NOTIFY_WATCHDOG) {
+			proc_drop(w, 1, "M_NOTIFY: what %u", n.what);
+			break;
+		}
+		if (proc_ref_ok(w, m->hdr.type, &n.ref))
+			act_notify(&n);
 		break;
 	case M_PROBE_RESULT:
-		GET(m, pr);
-		proto_terminate(pr.service);
-		proto_terminate(pr.probe);
-		proto_terminate(pr.error);
-		svc_probe_result(&pr);
+		proto_copy(m, &pr, sizeof(pr));
+		if (pr.ok > 1) {
+			proc_drop(w, 1, "M_PROBE_RESULT: ok %u", pr.ok);
+			break;
+		}
+		if (proc_probe_ok(w, m->hdr.type, pr.service, pr.probe))
+			svc_probe_result(&pr);
 		break;
 	case M_PROBE_NOW_DONE:
-		GET(m, pn);
-		proto_terminate(pn.service);
+		/* answers a seq of ours; an unknown one matches nothing */
+		proto_copy(m, &pn, sizeof(pn));
 		control_probe_done(&pn);
 		break;
 	case M_EXEC_PROBE:
-		GET(m, ep);
-		proc_send(PROC_SPAWNER, M_EXEC_PROBE, -1, &ep, sizeof(ep));
+		/* the spawner looks the probe up and answers in any case */
+		proto_copy(m, &ep, sizeof(ep));
+		if (!config_valid_name(ep.service)) {
+			proc_drop(w, 1, "M_EXEC_PROBE: invalid service name");
+			break;
+		}
+		proc_forward(m, PROC_SPAWNER);
 		break;
 	case M_CONNECT_REQ:
-		GET(m, cn);
-		proc_send(PROC_SPAWNER, M_CONNECT_REQ, -1, &cn, sizeof(cn));
+		proto_copy(m, &cn, sizeof(cn));
+		if (!config_valid_name(cn.service)) {
+			proc_drop(w, 1, "M_CONNECT_REQ: invalid service name");
+			break;
+		}
+		proc_forward(m, PROC_SPAWNER);
 		break;
 	default:
-		log_warnx("%s: unexpected message %u from prober", __func__,
-		    m->hdr.type);
-		kill(w->pid, SIGKILL);
+		fatalx("%s: %s passed the table", __func__,
+		    msg_type_name(m->hdr.type));
 	}
 }
 
+/* Messages from the store: unprivileged, every value is checked. */
 static void
 dispatch_store(struct worker *w, struct msg *m)
 {
@@ -492,50 +591,88 @@ dispatch_store(struct worker *w, struct msg *m)
 	struct m_store_job		 j;
 	struct m_store_load_done	 d;
 	struct m_log_stats		 ls;
+	struct svc			*sv;
 
 	switch (m->hdr.type) {
 	case M_STORE_LOAD_SERVICE:
-		GET(m, s);
-		proto_terminate(s.name);
+	case M_STORE_LOAD_JOB:
+	case M_STORE_LOAD_DONE:
+		if (!w->loading) {
+			proc_violation(w, "%s outside a load",
+			    msg_type_name(m->hdr.type));
+			return;
+		}
+		break;
+	}
+
+	switch (m->hdr.type) {
+	case M_STORE_LOAD_SERVICE:
+		proto_copy(m, &s, sizeof(s));
+		if (s.intent > INTENT_FAILED || !proc_id_ok(s.run_id)) {
+			proc_drop(w, 1, "M_STORE_LOAD_SERVICE %s: intent %u, "
+			    "run %llu", s.name, s.intent,
+			    (unsigned long long)s.run_id);
+			break;
+		}
 		svc_load_record(&s);
 		break;
 	case M_STORE_LOAD_JOB:
-		GET(m, j);
-		ref_terminate(&j.ref);
+		proto_copy(m, &j, sizeof(j));
+		if (j.ref.job_id == 0 || !proc_id_ok(j.ref.job_id) ||
+		    !proc_id_ok(j.run_id) || j.pid < 0 || j.pgid < 0 ||
+		    j.state >= AS_MAX) {
+			proc_drop(w, 1, "M_STORE_LOAD_JOB %s/%s: job %llu, "
+			    "run %llu, pid %d, pgid %d, state %u",
+			    j.ref.service, j.ref.action,
+			    (unsigned long long)j.ref.job_id,
+			    (unsigned long long)j.run_id, j.pid, j.pgid,
+			    j.state);
+			break;
+		}
 		svc_load_job(&j);
 		break;
 	case M_STORE_LOAD_DONE:
-		GET(m, d);
+		proto_copy(m, &d, sizeof(d));
+		w->loading = 0;
+		if (!proc_id_ok(d.max_job_id) || !proc_id_ok(d.max_run_id)) {
+			proc_drop(w, 1, "M_STORE_LOAD_DONE: ids out of range");
+			d.max_job_id = d.max_run_id = 0;
+		}
 		svc_load_done(&d);
 		break;
 	case M_LOG_STATS:
-		GET(m, ls);
-		proto_terminate(ls.service);
-		proto_terminate(ls.action);
+		proto_copy(m, &ls, sizeof(ls));
+		if ((sv = svc_find(ls.service)) == NULL ||
+		    proc_find_act(sv, ls.action) == NULL) {
+			/* normal after a removal: the store keeps old logs */
+			break;
+		}
 		svc_log_stats(&ls);
 		break;
 	default:
-		log_warnx("%s: unexpected message %u from store", __func__,
-		    m->hdr.type);
-		kill(w->pid, SIGKILL);
+		fatalx("%s: %s passed the table", __func__,
+		    msg_type_name(m->hdr.type));
 	}
 }
 
 static void
 proc_dispatch(struct msgev *mev, struct msg *m, void *arg)
 {
-	struct worker	*w = arg;
-	enum proc_id	 id = (enum proc_id)(w - workers);
+	struct worker		*w = arg;
+	enum proc_id		 id = (enum proc_id)(w - workers);
+	const struct proto_msg	*pm;
 
-	if (m->hdr.type == M_WORKER_READY) {
+	if (m->hdr.type == M_WORKER_READY)
 		proc_hello(w, id);
-	} else if (m->hdr.type == M_CONF_ACK) {
+	else if (!w->hello)
+		proc_violation(w, "%s before M_WORKER_READY",
+		    msg_type_name(m->hdr.type));
+	else if (m->hdr.type == M_CONF_ACK)
 		proc_acked(w, id);
-	} else if (!w->hello) {
-		log_warnx("%s: %s sent %u before ready", __func__, w->name,
-		    m->hdr.type);
-		kill(w->pid, SIGKILL);
-	} else if (id == PROC_SPAWNER)
+	else if ((pm = proto_lookup(m->hdr.type)) != NULL &&
+	    pm->relay != -1 && id == PROC_SPAWNER)
+		proc_forward(m, (enum proc_id)pm->relay);
+	else if (id == PROC_SPAWNER)
 		dispatch_spawner(w, m);
 	else if (id == PROC_PROBER)
 		dispatch_prober(w, m);

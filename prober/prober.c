@@ -94,8 +94,9 @@ prober_main(struct herod_env *env)
 	sandbox_fs_prober(env);
 	sandbox_seccomp("prober");
 
-	parent_ev = msgev_new(prober_base, WORKER_FD, CONFIG_MAX_FILE,
-	    PROBER_MAXQUEUE, prober_dispatch, prober_closed, NULL);
+	parent_ev = proto_msgev_new(prober_base, WORKER_FD, PROC_PROBER,
+	    PROC_PARENT, PROBER_MAXQUEUE, prober_dispatch, prober_closed,
+	    NULL);
 	if (parent_ev == NULL)
 		fatal("%s: msgev_new", __func__);
 	if (prober_send(M_WORKER_READY, NULL, 0) == -1)
@@ -179,10 +180,19 @@ prober_held_timeout(int fd, short ev, void *arg)
 static void
 prober_closed(struct msgev *mev, void *arg)
 {
+	/* The parent is trusted, but a bug of its must not go unseen. */
+	if (msgev_protocol_error(mev))
+		fatalx("%s: bad message from the parent", __func__);
 	log_debug("%s: parent socket closed, exiting", __func__);
 	exit(0);
 }
 
+/*
+ * Everything here passed the message table (proto_msgev_new): a message
+ * the parent may not send us, of the wrong size, with a missing or an
+ * unexpected fd or an unterminated string closed the channel and we died
+ * in prober_closed.
+ */
 static void
 prober_dispatch(struct msgev *mev, struct msg *m, void *arg)
 {
@@ -191,15 +201,11 @@ prober_dispatch(struct msgev *mev, struct msg *m, void *arg)
 	struct m_probes_enable	 pe;
 	struct m_probe_now	 pn;
 	struct m_probe_result	 pr;
+	struct m_connect	 c;
 	struct psvc		*svc;
 	int			 fd = m->fd;
 
 	m->fd = -1;
-	if (fd != -1 && m->hdr.type != M_READYFD &&
-	    m->hdr.type != M_CONNECT_FD)
-		fatalx("%s: unexpected fd with message %u", __func__,
-		    m->hdr.type);
-
 	switch (m->hdr.type) {
 	case M_CONF_SERVICE:
 		prober_conf_service(m);
@@ -208,35 +214,22 @@ prober_dispatch(struct msgev *mev, struct msg *m, void *arg)
 		prober_conf_remove(m);
 		break;
 	case M_CONF_DONE:
-		if (m->hdr.len != 0)
-			fatalx("%s: M_CONF_DONE with payload", __func__);
 		prober_send(M_CONF_ACK, NULL, 0);
 		break;
 	case M_WATCH:
-		if (msg_get_exact(m, &w, sizeof(w)) == -1)
-			fatalx("%s: bad M_WATCH", __func__);
-		proto_terminate(w.ref.service);
-		proto_terminate(w.ref.action);
+		proto_copy(m, &w, sizeof(w));
 		ready_watch(&w);
 		break;
 	case M_UNWATCH:
-		if (msg_get_exact(m, &ref, sizeof(ref)) == -1)
-			fatalx("%s: bad M_UNWATCH", __func__);
-		proto_terminate(ref.service);
-		proto_terminate(ref.action);
+		proto_copy(m, &ref, sizeof(ref));
 		ready_unwatch(&ref);
 		break;
 	case M_READYFD:
-		if (fd == -1 || msg_get_exact(m, &ref, sizeof(ref)) == -1)
-			fatalx("%s: bad M_READYFD", __func__);
-		proto_terminate(ref.service);
-		proto_terminate(ref.action);
+		proto_copy(m, &ref, sizeof(ref));
 		ready_fd(&ref, fd);
 		break;
 	case M_PROBES_ENABLE:
-		if (msg_get_exact(m, &pe, sizeof(pe)) == -1)
-			fatalx("%s: bad M_PROBES_ENABLE", __func__);
-		proto_terminate(pe.service);
+		proto_copy(m, &pe, sizeof(pe));
 		if ((svc = psvc_find(pe.service)) == NULL) {
 			log_warnx("%s: probes of unknown service %s",
 			    __func__, pe.service);
@@ -245,32 +238,20 @@ prober_dispatch(struct msgev *mev, struct msg *m, void *arg)
 		probe_enable(svc, pe.enable != 0);
 		break;
 	case M_PROBE_NOW:
-		if (msg_get_exact(m, &pn, sizeof(pn)) == -1)
-			fatalx("%s: bad M_PROBE_NOW", __func__);
-		proto_terminate(pn.service);
+		proto_copy(m, &pn, sizeof(pn));
 		probe_now(psvc_find(pn.service), pn.service, pn.seq);
 		break;
 	case M_EXEC_PROBE_RESULT:
-		if (msg_get_exact(m, &pr, sizeof(pr)) == -1)
-			fatalx("%s: bad M_EXEC_PROBE_RESULT", __func__);
-		proto_terminate(pr.service);
-		proto_terminate(pr.probe);
-		proto_terminate(pr.error);
+		proto_copy(m, &pr, sizeof(pr));
 		probe_exec_result(&pr);
 		break;
-	case M_CONNECT_FD: {
-		struct m_connect	 c;
-
-		if (msg_get_exact(m, &c, sizeof(c)) == -1)
-			fatalx("%s: bad M_CONNECT_FD", __func__);
-		proto_terminate(c.service);
-		proto_terminate(c.probe);
+	case M_CONNECT_FD:
+		proto_copy(m, &c, sizeof(c));
 		check_tcp_connect_result(&c, fd);
-		fd = -1;
 		break;
-	}
 	default:
-		fatalx("%s: unexpected message %u", __func__, m->hdr.type);
+		fatalx("%s: %s passed the table", __func__,
+		    msg_type_name(m->hdr.type));
 	}
 }
 
@@ -282,8 +263,6 @@ prober_conf_service(struct msg *m)
 	struct psvc		*svc;
 
 	memset(&errs, 0, sizeof(errs));
-	if (m->hdr.len == 0)
-		fatalx("%s: empty service file", __func__);
 	conf = config_parse_service("service.json", NULL, m->data,
 	    m->hdr.len, &errs);
 	if (conf == NULL)
@@ -314,9 +293,7 @@ prober_conf_remove(struct msg *m)
 	struct m_name	 n;
 	struct psvc	*svc;
 
-	if (msg_get_exact(m, &n, sizeof(n)) == -1)
-		fatalx("%s: bad M_CONF_REMOVE", __func__);
-	proto_terminate(n.name);
+	proto_copy(m, &n, sizeof(n));
 	ready_svc_remove(n.name);
 	if ((svc = psvc_find(n.name)) == NULL)
 		return;

@@ -112,6 +112,7 @@ inst_free(struct inst *in)
 	free(in);
 }
 
+/* The parent sent a service it parsed itself: it must parse here too. */
 static void
 conf_service(struct msg *m)
 {
@@ -129,99 +130,73 @@ conf_service(struct msg *m)
 		service_conf_free(old);
 }
 
-static void
-conf_remove(struct msg *m)
-{
-	struct m_name		 n;
-	struct service_conf	*sc;
-
-	if (msg_get_exact(m, &n, sizeof(n)) == -1)
-		fatalx("%s: bad size", __func__);
-	proto_terminate(n.name);
-	if ((sc = service_conf_remove(&sp->services, n.name)) != NULL)
-		service_conf_free(sc);
-}
-
-#define GET(m, s) do {							\
-	if (msg_get_exact((m), &(s), sizeof(s)) == -1)			\
-		fatalx("%s: message %u: bad size %u", __func__,		\
-		    (m)->hdr.type, (m)->hdr.len);			\
-} while (0)
-
-static void
-ref_terminate(struct m_ref *ref)
-{
-	proto_terminate(ref->service);
-	proto_terminate(ref->action);
-}
-
+/*
+ * Everything here passed the message table (proto_msgev_new): a message
+ * the parent may not send us, of the wrong size, with an fd or with an
+ * unterminated string closed the channel and we died in
+ * spawner_parent_closed.
+ */
 static void
 spawner_dispatch(struct msgev *mev, struct msg *m, void *arg)
 {
+	struct m_name		 n;
 	struct m_spawn		 spawn;
 	struct m_stop		 stop;
 	struct m_spawned	 adopt;
 	struct m_ref		 ref;
 	struct m_exec_probe	 ep;
 	struct m_connect	 cn;
+	struct service_conf	*sc;
 
-	if (m->fd != -1) {
-		close(m->fd);
-		fatalx("%s: unexpected fd with message %u", __func__,
-		    m->hdr.type);
-	}
 	switch (m->hdr.type) {
 	case M_CONF_SERVICE:
 		conf_service(m);
 		break;
 	case M_CONF_REMOVE:
-		conf_remove(m);
+		proto_copy(m, &n, sizeof(n));
+		if ((sc = service_conf_remove(&sp->services, n.name)) != NULL)
+			service_conf_free(sc);
 		break;
 	case M_CONF_DONE:
 		spawn_cred_flush();	/* users may have changed too */
 		spawner_send(M_CONF_ACK, -1, NULL, 0);
 		break;
 	case M_SPAWN:
-		GET(m, spawn);
-		ref_terminate(&spawn.ref);
+		proto_copy(m, &spawn, sizeof(spawn));
 		spawn_start(&spawn);
 		break;
 	case M_STOP:
-		GET(m, stop);
-		ref_terminate(&stop.ref);
+		proto_copy(m, &stop, sizeof(stop));
 		stop_inst(&stop);
 		break;
 	case M_ADOPT:
-		GET(m, adopt);
-		ref_terminate(&adopt.ref);
+		proto_copy(m, &adopt, sizeof(adopt));
 		reap_adopt(&adopt);
 		break;
 	case M_REOPEN_LOGS:
-		GET(m, ref);
-		ref_terminate(&ref);
+		proto_copy(m, &ref, sizeof(ref));
 		spawn_reopen_logs(&ref);
 		break;
 	case M_CONNECT_REQ:
-		GET(m, cn);
-		proto_terminate(cn.service);
-		proto_terminate(cn.probe);
-		proto_terminate(cn.path);
+		proto_copy(m, &cn, sizeof(cn));
 		connect_for_prober(&cn);
 		break;
 	case M_EXEC_PROBE:
-		GET(m, ep);
-		proto_terminate(ep.service);
-		proto_terminate(ep.probe);
+		proto_copy(m, &ep, sizeof(ep));
 		execprobe_run(&ep);
 		break;
 	default:
-		fatalx("%s: unexpected message %u", __func__, m->hdr.type);
+		fatalx("%s: %s passed the table", __func__,
+		    msg_type_name(m->hdr.type));
 	}
 }
 
 static void
 spawner_parent_closed(struct msgev *mev, void *arg)
 {
+	/* The parent is trusted, but a bug of its must not go unseen. */
+	if (msgev_protocol_error(mev))
+		fatalx("%s: bad message from the parent", __func__);
 	/* Services keep running: they are in their own sessions. */
 	log_debug("%s: parent gone, exiting", __func__);
 	exit(0);
@@ -247,8 +222,8 @@ spawner_main(struct herod_env *env)
 	if ((s.base = event_base_new()) == NULL)
 		fatalx("%s: event_base_new", __func__);
 	reap_init();
-	s.parent = msgev_new(s.base, WORKER_FD, MSG_MAX_PAYLOAD, 0,
-	    spawner_dispatch, spawner_parent_closed, NULL);
+	s.parent = proto_msgev_new(s.base, WORKER_FD, PROC_SPAWNER,
+	    PROC_PARENT, 0, spawner_dispatch, spawner_parent_closed, NULL);
 	if (s.parent == NULL)
 		fatal("%s: msgev_new", __func__);
 	spawner_send(M_WORKER_READY, -1, NULL, 0);

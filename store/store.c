@@ -30,8 +30,6 @@
 #include "store.h"
 #include "util.h"
 
-#define STORE_EVENT_MAX		4096
-
 struct db		*store_db;
 struct event_base	*store_base;
 
@@ -109,8 +107,8 @@ store_main(struct herod_env *env)
 	    store_term_ev == NULL || evsignal_add(store_term_ev, NULL) == -1)
 		fatalx("%s: events", __func__);
 
-	store_parent = msgev_new(store_base, WORKER_FD, CTL_MAX_REQUEST, 0,
-	    store_dispatch, store_parent_closed, NULL);
+	store_parent = proto_msgev_new(store_base, WORKER_FD, PROC_STORE,
+	    PROC_PARENT, 0, store_dispatch, store_parent_closed, NULL);
 	if (store_parent == NULL)
 		fatal("%s: msgev_new", __func__);
 	if (msgev_send(store_parent, M_WORKER_READY, 0, 0, -1, NULL, 0) == -1)
@@ -144,6 +142,9 @@ store_exit(void)
 static void
 store_parent_closed(struct msgev *mev, void *arg)
 {
+	/* The parent is trusted, but a bug of its must not go unseen. */
+	if (msgev_protocol_error(mev))
+		fatalx("%s: bad message from the parent", __func__);
 	store_parent = NULL;
 	store_exit();
 }
@@ -229,11 +230,15 @@ store_load_job(const struct m_store_job *j, void *arg)
 		fatal("%s: send", __func__);
 }
 
+/*
+ * Everything here passed the message table (proto_msgev_new): size, fd,
+ * NUL-terminated names, sender.  A message the table refused closed the
+ * channel and we died in store_parent_closed.  The values are still
+ * checked before they go to the database.
+ */
 static void
-store_check_ref(struct m_ref *ref, const char *what)
+store_check_ref(const struct m_ref *ref, const char *what)
 {
-	proto_terminate(ref->service);
-	proto_terminate(ref->action);
 	if (!config_valid_name(ref->service) ||
 	    !config_valid_name(ref->action))
 		fatalx("%s: %s: invalid name", __func__, what);
@@ -252,23 +257,16 @@ store_dispatch(struct msgev *mev, struct msg *m, void *arg)
 	int			 fd = m->fd;
 
 	m->fd = -1;
-	if (fd != -1 && m->hdr.type != M_LOGFD &&
-	    m->hdr.type != M_STORE_CLIENT)
-		fatalx("%s: message %u with an fd", __func__, m->hdr.type);
-
 	switch (m->hdr.type) {
 	case M_STORE_SERVICE:
-		if (msg_get_exact(m, &s, sizeof(s)) == -1)
-			fatalx("%s: M_STORE_SERVICE: bad size", __func__);
-		proto_terminate(s.name);
+		proto_copy(m, &s, sizeof(s));
 		if (!config_valid_name(s.name) || s.intent > INTENT_FAILED)
 			fatalx("%s: M_STORE_SERVICE: invalid", __func__);
 		db_service_put(store_db, &s, wall_ms());
 		store_queued();
 		break;
 	case M_STORE_JOB:
-		if (msg_get_exact(m, &j, sizeof(j)) == -1)
-			fatalx("%s: M_STORE_JOB: bad size", __func__);
+		proto_copy(m, &j, sizeof(j));
 		store_check_ref(&j.ref, "M_STORE_JOB");
 		if (j.ref.job_id == 0 || j.state >= AS_MAX)
 			fatalx("%s: M_STORE_JOB: invalid", __func__);
@@ -276,9 +274,6 @@ store_dispatch(struct msgev *mev, struct msg *m, void *arg)
 		store_queued();
 		break;
 	case M_STORE_EVENT:
-		if (m->hdr.len == 0 || m->hdr.len > STORE_EVENT_MAX)
-			fatalx("%s: M_STORE_EVENT: bad size %u", __func__,
-			    m->hdr.len);
 		p = m->data;
 		for (i = 0; i < m->hdr.len; i++)
 			if (p[i] < 0x20 || p[i] == 0x7f)
@@ -289,8 +284,6 @@ store_dispatch(struct msgev *mev, struct msg *m, void *arg)
 		store_queued();
 		break;
 	case M_STORE_LOAD:
-		if (m->hdr.len != 0)
-			fatalx("%s: M_STORE_LOAD: bad size", __func__);
 		if (db_load(store_db, store_load_service, store_load_job,
 		    &done, NULL) == -1)
 			log_warnx("%s: load incomplete", __func__);
@@ -299,9 +292,7 @@ store_dispatch(struct msgev *mev, struct msg *m, void *arg)
 			fatal("%s: send", __func__);
 		break;
 	case M_STORE_LOGCONF:
-		if (msg_get_exact(m, &lc, sizeof(lc)) == -1)
-			fatalx("%s: M_STORE_LOGCONF: bad size", __func__);
-		proto_terminate(lc.service);
+		proto_copy(m, &lc, sizeof(lc));
 		if (!config_valid_name(lc.service))
 			fatalx("%s: M_STORE_LOGCONF: invalid", __func__);
 		db_logconf(store_db, lc.service, lc.max_bytes,
@@ -309,10 +300,7 @@ store_dispatch(struct msgev *mev, struct msg *m, void *arg)
 		store_queued();
 		break;
 	case M_LOGFD:
-		if (fd == -1)
-			fatalx("%s: M_LOGFD without fd", __func__);
-		if (msg_get_exact(m, &lf, sizeof(lf)) == -1)
-			fatalx("%s: M_LOGFD: bad size", __func__);
+		proto_copy(m, &lf, sizeof(lf));
 		store_check_ref(&lf.ref, "M_LOGFD");
 		if (lf.stream != LS_STDOUT && lf.stream != LS_STDERR)
 			fatalx("%s: M_LOGFD: bad stream %u", __func__,
@@ -320,11 +308,11 @@ store_dispatch(struct msgev *mev, struct msg *m, void *arg)
 		logs_add_fd(&lf, fd);
 		break;
 	case M_STORE_CLIENT:
-		if (fd == -1)
-			fatalx("%s: M_STORE_CLIENT without fd", __func__);
+		/* as heroctl sent it: clients_new parses it */
 		clients_new(m->data, m->hdr.len, fd);
 		break;
 	default:
-		fatalx("%s: unexpected message %u", __func__, m->hdr.type);
+		fatalx("%s: %s passed the table", __func__,
+		    msg_type_name(m->hdr.type));
 	}
 }

@@ -1,4 +1,8 @@
-/* Unit tests for the message framing (common/msg.c). */
+/*
+ * Unit tests for the message framing (common/msg.c) and the message
+ * table (common/proto.c).  "test_msg --table" prints the table for
+ * docs/ARCHITECTURE.md.
+ */
 #include <sys/types.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
@@ -15,7 +19,9 @@
 
 #include <event2/event.h>
 
+#include "ctl.h"
 #include "msg.h"
+#include "proto.h"
 
 static int	 sp[2];
 static int	 nfds_before;
@@ -1337,6 +1343,682 @@ START_TEST(test_msgev_flush_now)
 }
 END_TEST
 
+/*
+ * The message table (common/proto.c).
+ */
+
+/* The names of enum m_type, read from common/proto.h itself. */
+static size_t
+enum_names(char names[][48], size_t max)
+{
+	char		 path[4096], line[512], *p, *e;
+	const char	*dir;
+	FILE		*f;
+	size_t		 n = 0, l;
+	int		 in = 0;
+
+	dir = getenv("TESTDATA");
+	ck_assert_ptr_nonnull(dir);
+	snprintf(path, sizeof(path), "%s/../common/proto.h", dir);
+	f = fopen(path, "r");
+	ck_assert_ptr_nonnull(f);
+	while (fgets(line, sizeof(line), f) != NULL) {
+		if (strncmp(line, "enum m_type {", 13) == 0) {
+			in = 1;
+			continue;
+		}
+		if (!in)
+			continue;
+		if (line[0] == '}')
+			break;
+		for (p = line; *p == ' ' || *p == '\t'; p++)
+			;
+		if (strncmp(p, "M_", 2) != 0)
+			continue;
+		for (e = p; (*e >= 'A' && *e <= 'Z') || *e == '_' ||
+		    (*e >= '0' && *e <= '9'); e++)
+			;
+		l = (size_t)(e - p);
+		ck_assert_uint_lt(l, 48);
+		ck_assert_uint_lt(n, max);
+		memcpy(names[n], p, l);
+		names[n][l] = '\0';
+		n++;
+	}
+	fclose(f);
+	ck_assert(in);
+	return n;
+}
+
+START_TEST(test_proto_table_complete)
+{
+	char			 names[128][48];
+	const struct proto_msg	*pm, *q;
+	size_t			 n, i, j;
+
+	n = enum_names(names, 128);
+	ck_assert_uint_gt(n, 30);
+	/* every type of the enum has exactly one entry, and no other */
+	ck_assert_uint_eq(n, proto_nmsgs);
+	for (i = 0; i < n; i++) {
+		for (j = 0; j < proto_nmsgs; j++)
+			if (strcmp(proto_msgs[j].name, names[i]) == 0)
+				break;
+		ck_assert_msg(j < proto_nmsgs, "%s has no entry", names[i]);
+	}
+	for (i = 0; i < proto_nmsgs; i++) {
+		pm = &proto_msgs[i];
+		/* sorted and unique: proto_lookup bisects */
+		if (i > 0)
+			ck_assert_uint_gt(pm->type, proto_msgs[i - 1].type);
+		q = proto_lookup(pm->type);
+		ck_assert_ptr_eq(q, pm);
+		ck_assert_str_eq(msg_type_name(pm->type), pm->name);
+		ck_assert_uint_le(pm->minlen, pm->maxlen);
+		ck_assert_uint_le(pm->maxlen, MSG_MAX_PAYLOAD);
+		ck_assert_uint_ne(pm->links, 0);
+		ck_assert_ptr_nonnull(pm->desc);
+		/* every string lies inside the smallest payload */
+		for (j = 0; j < PROTO_MAX_STR && pm->str[j].size != 0; j++) {
+			ck_assert_uint_le((size_t)pm->str[j].off +
+			    pm->str[j].size, pm->minlen);
+			ck_assert(!pm->text);
+		}
+		for (; j < PROTO_MAX_STR; j++)
+			ck_assert_uint_eq(pm->str[j].size, 0);
+		/* a relay goes worker -> parent -> another worker */
+		if (pm->relay != -1) {
+			ck_assert(pm->relay > PROC_PARENT &&
+			    pm->relay < PROC_MAX);
+			ck_assert(pm->links &
+			    PROTO_LINK(PROC_PARENT, pm->relay));
+		}
+		for (j = 0; j < PROC_MAX * PROC_MAX; j++) {
+			if ((pm->links & (1U << j)) == 0)
+				continue;
+			/* parent <-> worker only, never worker to worker */
+			ck_assert((j / PROC_MAX == PROC_PARENT) !=
+			    (j % PROC_MAX == PROC_PARENT));
+			if (pm->relay == -1)
+				continue;
+			ck_assert(j / PROC_MAX == PROC_PARENT ?
+			    j % PROC_MAX == (size_t)pm->relay :
+			    j / PROC_MAX != (size_t)pm->relay);
+		}
+	}
+	ck_assert_ptr_null(proto_lookup(0));
+	ck_assert_ptr_null(proto_lookup(999));
+	ck_assert_str_eq(msg_type_name(999), "M_??? (999)");
+}
+END_TEST
+
+/* A valid payload of pm: minlen bytes, strings empty, text printable. */
+static unsigned char *
+valid_payload(const struct proto_msg *pm, size_t len)
+{
+	unsigned char	*p;
+
+	p = malloc(len + 1);
+	ck_assert_ptr_nonnull(p);
+	memset(p, pm->text ? 'x' : 0, len + 1);
+	return p;
+}
+
+static int
+check(int from, int to, uint32_t type, const void *p, size_t len, int fd)
+{
+	struct msg_hdr	 h;
+
+	memset(&h, 0, sizeof(h));
+	h.type = type;
+	h.len = (uint32_t)len;
+	h.flags = fd != -1 ? MSG_F_FD : 0;
+	return proto_check(from, to, &h, p, len, fd);
+}
+
+/* Every type from every process to every other: the table decides. */
+START_TEST(test_proto_check_peers)
+{
+	const struct proto_msg	*pm;
+	unsigned char		*p;
+	size_t			 i;
+	int			 from, to, fd, want, nok = 0;
+
+	for (i = 0; i < proto_nmsgs; i++) {
+		pm = &proto_msgs[i];
+		p = valid_payload(pm, pm->maxlen);
+		fd = pm->fd == PROTO_FD_NEVER ? -1 : 0;
+		for (from = 0; from < PROC_MAX; from++) {
+			for (to = 0; to < PROC_MAX; to++) {
+				want = (pm->links & PROTO_LINK(from, to)) ?
+				    PROTO_OK : PROTO_E_PEER;
+				ck_assert_int_eq(check(from, to, pm->type, p,
+				    pm->minlen, fd), want);
+				ck_assert_int_eq(check(from, to, pm->type, p,
+				    pm->maxlen, fd), want);
+				if (want == PROTO_OK)
+					nok++;
+			}
+		}
+		/* no such process */
+		ck_assert_int_eq(check(-1, PROC_PARENT, pm->type, p,
+		    pm->minlen, fd), PROTO_E_PEER);
+		ck_assert_int_eq(check(PROC_PARENT, PROC_MAX, pm->type, p,
+		    pm->minlen, fd), PROTO_E_PEER);
+		free(p);
+	}
+	ck_assert_int_gt(nok, (int)proto_nmsgs);
+	ck_assert_int_eq(check(PROC_SPAWNER, PROC_PARENT, 999, NULL, 0, -1),
+	    PROTO_E_TYPE);
+	ck_assert_int_eq(check(PROC_SPAWNER, PROC_PARENT, 0, NULL, 0, -1),
+	    PROTO_E_TYPE);
+}
+END_TEST
+
+/* The first link of pm: a sender and receiver it is allowed between. */
+static void
+first_link(const struct proto_msg *pm, int *from, int *to)
+{
+	int	 j;
+
+	for (j = 0; j < PROC_MAX * PROC_MAX; j++)
+		if (pm->links & (1U << j)) {
+			*from = j / PROC_MAX;
+			*to = j % PROC_MAX;
+			return;
+		}
+	ck_abort_msg("%s has no link", pm->name);
+}
+
+/* Sizes, fds, strings, text and header fields of every type. */
+START_TEST(test_proto_check_fields)
+{
+	const struct proto_msg	*pm;
+	struct msg_hdr		 h;
+	unsigned char		*p;
+	size_t			 i, j, k;
+	int			 from, to, fd;
+
+	for (i = 0; i < proto_nmsgs; i++) {
+		pm = &proto_msgs[i];
+		first_link(pm, &from, &to);
+		p = valid_payload(pm, pm->maxlen + 1);
+		fd = pm->fd == PROTO_FD_NEVER ? -1 : 0;
+
+		ck_assert_int_eq(check(from, to, pm->type, p, pm->minlen, fd),
+		    PROTO_OK);
+		/* size */
+		if (pm->minlen > 0)
+			ck_assert_int_eq(check(from, to, pm->type, p,
+			    pm->minlen - 1, fd), PROTO_E_SIZE);
+		ck_assert_int_eq(check(from, to, pm->type, p, pm->maxlen + 1,
+		    fd), PROTO_E_SIZE);
+		/* fd */
+		switch (pm->fd) {
+		case PROTO_FD_NEVER:
+			ck_assert_int_eq(check(from, to, pm->type, p,
+			    pm->minlen, 5), PROTO_E_FD);
+			break;
+		case PROTO_FD_MUST:
+			ck_assert_int_eq(check(from, to, pm->type, p,
+			    pm->minlen, -1), PROTO_E_FD);
+			break;
+		case PROTO_FD_MAY:
+			ck_assert_int_eq(check(from, to, pm->type, p,
+			    pm->minlen, -1), PROTO_OK);
+			break;
+		}
+		/* each string without its NUL; the others are fine */
+		for (j = 0; j < PROTO_MAX_STR && pm->str[j].size != 0; j++) {
+			memset(p + pm->str[j].off, 'A', pm->str[j].size);
+			ck_assert_int_eq(check(from, to, pm->type, p,
+			    pm->minlen, fd), PROTO_E_STRING);
+			/* a NUL in the last byte is enough */
+			p[pm->str[j].off + pm->str[j].size - 1] = '\0';
+			ck_assert_int_eq(check(from, to, pm->type, p,
+			    pm->minlen, fd), PROTO_OK);
+			memset(p + pm->str[j].off, 0, pm->str[j].size);
+		}
+		/* text: a NUL anywhere */
+		if (pm->text) {
+			for (k = 0; k < pm->minlen; k += 1 + pm->minlen / 3) {
+				p[k] = '\0';
+				ck_assert_int_eq(check(from, to, pm->type, p,
+				    pm->minlen, fd), PROTO_E_TEXT);
+				p[k] = 'x';
+			}
+		}
+		/* header fields we never send */
+		memset(&h, 0, sizeof(h));
+		h.type = pm->type;
+		h.len = pm->minlen;
+		h.flags = fd != -1 ? MSG_F_FD : 0;
+		ck_assert_int_eq(proto_check(from, to, &h, p, pm->minlen, fd),
+		    PROTO_OK);
+		h.peerid = 1;
+		ck_assert_int_eq(proto_check(from, to, &h, p, pm->minlen, fd),
+		    PROTO_E_HEADER);
+		h.peerid = 0;
+		h.pid = 1;
+		ck_assert_int_eq(proto_check(from, to, &h, p, pm->minlen, fd),
+		    PROTO_E_HEADER);
+		h.pid = 0;
+		h.flags |= 0x4;
+		ck_assert_int_eq(proto_check(from, to, &h, p, pm->minlen, fd),
+		    PROTO_E_HEADER);
+		h.flags = 0;
+		if (fd != -1)
+			ck_assert_int_eq(proto_check(from, to, &h, p,
+			    pm->minlen, fd), PROTO_E_HEADER);
+		/* hdr.len and len disagree */
+		h.flags = fd != -1 ? MSG_F_FD : 0;
+		h.len = pm->minlen + 1;
+		ck_assert_int_eq(proto_check(from, to, &h, p, pm->minlen, fd),
+		    PROTO_E_SIZE);
+		free(p);
+	}
+	for (i = 0; i <= PROTO_E_TEXT; i++)
+		ck_assert_str_ne(proto_strerror((int)i), "?");
+	ck_assert_str_eq(proto_strerror(-1), "?");
+}
+END_TEST
+
+/* What the receiving process reads with: its limit comes from the table. */
+START_TEST(test_proto_maxlen)
+{
+	ck_assert_uint_eq(proto_maxlen(PROC_PARENT, PROC_PROBER),
+	    CONFIG_MAX_FILE);
+	ck_assert_uint_eq(proto_maxlen(PROC_PARENT, PROC_STORE),
+	    CTL_MAX_REQUEST);
+	/* the parent buffers little from a worker */
+	ck_assert_uint_lt(proto_maxlen(PROC_PROBER, PROC_PARENT), 1024);
+	ck_assert_uint_lt(proto_maxlen(PROC_STORE, PROC_PARENT), 1024);
+	ck_assert_uint_lt(proto_maxlen(PROC_SPAWNER, PROC_PARENT), 1024);
+	ck_assert_uint_eq(proto_maxlen(PROC_PROBER, PROC_STORE), 0);
+	ck_assert_uint_eq(proto_maxlen(PROC_MAX, PROC_PARENT), 0);
+}
+END_TEST
+
+/* Queue one raw frame on sp[0], fd or not, as a hostile peer would. */
+static void
+hostile(uint32_t type, const void *data, size_t len, int withfd)
+{
+	struct msgchan	*c;
+	int		 p[2], fd = -1;
+
+	c = msgchan_new(dup(sp[0]), MSG_MAX_PAYLOAD, 0);
+	ck_assert_ptr_nonnull(c);
+	if (withfd) {
+		ck_assert_int_eq(pipe(p), 0);
+		close(p[1]);
+		fd = p[0];
+	}
+	ck_assert_int_eq(msgchan_queue(c, type, 0, 0, fd, data, len), 0);
+	ck_assert_int_eq(msgchan_flush(c), 0);
+	msgchan_free(c);
+}
+
+/* proto_get, on the parent's side of each worker's channel. */
+static int
+proto_read_get(struct msgchan *c, struct msg *m, int self, int peer)
+{
+	int	 r;
+
+	if ((r = proto_get(c, m, self, peer)) != 0)
+		return r;
+	(void)msgchan_read(c);
+	return proto_get(c, m, self, peer);
+}
+
+START_TEST(test_proto_get_hostile)
+{
+	struct msgchan		*c;
+	struct msg		 m;
+	struct m_spawned	 spd;
+	struct m_ready		 rd;
+	struct m_logfd		 lf;
+	struct m_store_job	 j;
+	unsigned char		 big[4096];
+
+	memset(&spd, 0, sizeof(spd));
+	memset(&rd, 0, sizeof(rd));
+	memset(&lf, 0, sizeof(lf));
+	memset(&j, 0, sizeof(j));
+	memset(big, 0, sizeof(big));
+
+	/* spawner -> parent: accepted */
+	c = msgchan_new(sp[1], MSG_MAX_PAYLOAD, 0);
+	hostile(M_SPAWNED, &spd, sizeof(spd), 0);
+	ck_assert_int_eq(proto_read_get(c, &m, PROC_PARENT, PROC_SPAWNER),
+	    1);
+	ck_assert_uint_eq(m.hdr.type, M_SPAWNED);
+	/* the same from the prober: wrong peer */
+	hostile(M_SPAWNED, &spd, sizeof(spd), 0);
+	ck_assert_int_eq(proto_read_get(c, &m, PROC_PARENT, PROC_PROBER), -1);
+	ck_assert_int_eq(errno, EBADMSG);
+	/* M_READY from the spawner: only the prober sends it */
+	hostile(M_READY, &rd, sizeof(rd), 0);
+	ck_assert_int_eq(proto_read_get(c, &m, PROC_PARENT, PROC_SPAWNER),
+	    -1);
+	/* from the prober it is fine... */
+	hostile(M_READY, &rd, sizeof(rd), 0);
+	ck_assert_int_eq(proto_read_get(c, &m, PROC_PARENT, PROC_PROBER), 1);
+	/* ... one byte short is not */
+	hostile(M_READY, &rd, sizeof(rd) - 1, 0);
+	ck_assert_int_eq(proto_read_get(c, &m, PROC_PARENT, PROC_PROBER),
+	    -1);
+	/* nor is a reason without its NUL */
+	memset(rd.reason, 'r', sizeof(rd.reason));
+	hostile(M_READY, &rd, sizeof(rd), 0);
+	ck_assert_int_eq(proto_read_get(c, &m, PROC_PARENT, PROC_PROBER),
+	    -1);
+	/* an fd the message may not carry is rejected and closed */
+	hostile(M_SPAWNED, &spd, sizeof(spd), 1);
+	ck_assert_int_eq(proto_read_get(c, &m, PROC_PARENT, PROC_SPAWNER),
+	    -1);
+	ck_assert_int_eq(m.fd, -1);
+	/* M_LOGFD without its fd */
+	hostile(M_LOGFD, &lf, sizeof(lf), 0);
+	ck_assert_int_eq(proto_read_get(c, &m, PROC_PARENT, PROC_SPAWNER),
+	    -1);
+	/* with it: accepted, the fd is ours */
+	hostile(M_LOGFD, &lf, sizeof(lf), 1);
+	ck_assert_int_eq(proto_read_get(c, &m, PROC_PARENT, PROC_SPAWNER),
+	    1);
+	ck_assert_int_ne(m.fd, -1);
+	close(m.fd);
+	/* a store may not send what the parent sends it */
+	hostile(M_STORE_JOB, &j, sizeof(j), 0);
+	ck_assert_int_eq(proto_read_get(c, &m, PROC_PARENT, PROC_STORE), -1);
+	hostile(M_STORE_LOAD_JOB, &j, sizeof(j), 0);
+	ck_assert_int_eq(proto_read_get(c, &m, PROC_PARENT, PROC_STORE), 1);
+	/* nor a worker something unknown */
+	hostile(7777, NULL, 0, 0);
+	ck_assert_int_eq(proto_read_get(c, &m, PROC_PARENT, PROC_STORE), -1);
+	/* a worker receiving from the parent: text with a NUL */
+	big[0] = '{';
+	hostile(M_CONF_SERVICE, big, 16, 0);
+	ck_assert_int_eq(proto_read_get(c, &m, PROC_SPAWNER, PROC_PARENT),
+	    -1);
+	/* the prober is sent no M_SPAWN */
+	hostile(M_SPAWN, big, sizeof(struct m_spawn), 0);
+	ck_assert_int_eq(proto_read_get(c, &m, PROC_PROBER, PROC_PARENT),
+	    -1);
+	hostile(M_SPAWN, big, sizeof(struct m_spawn), 0);
+	ck_assert_int_eq(proto_read_get(c, &m, PROC_SPAWNER, PROC_PARENT),
+	    1);
+	msgchan_free(c);
+	sp[1] = -1;
+}
+END_TEST
+
+struct hside {
+	int	 count;
+	int	 closed;
+	int	 protoerr;
+	struct event_base *base;
+};
+
+static void
+hside_dispatch(struct msgev *mev, struct msg *m, void *arg)
+{
+	struct hside	*h = arg;
+
+	h->count++;
+	if (m->fd != -1)
+		close(m->fd);
+}
+
+static void
+hside_closed(struct msgev *mev, void *arg)
+{
+	struct hside	*h = arg;
+
+	h->closed++;
+	h->protoerr = msgev_protocol_error(mev);
+	event_base_loopexit(h->base, NULL);
+}
+
+/*
+ * The parent's channel to a hostile prober: good messages are
+ * dispatched, the first bad one closes the channel as a protocol error
+ * and nothing after it is dispatched.
+ */
+static void
+run_hostile(int worker, uint32_t badtype, const void *bad, size_t badlen,
+    int badfd, int *count, int *protoerr)
+{
+	struct event_base	*base;
+	struct event		*to;
+	struct timeval		 tv = { 2, 0 };
+	struct msgev		*mev;
+	struct hside		 h;
+	struct m_probe_result	 pr;
+
+	memset(&h, 0, sizeof(h));
+	memset(&pr, 0, sizeof(pr));
+	if (sp[1] == -1) {
+		close(sp[0]);
+		ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, sp), 0);
+	}
+	base = h.base = event_base_new();
+	to = evtimer_new(base, ev_timeout, base);
+	evtimer_add(to, &tv);
+	mev = proto_msgev_new(base, sp[1], PROC_PARENT, worker, 0,
+	    hside_dispatch, hside_closed, &h);
+	ck_assert_ptr_nonnull(mev);
+	sp[1] = -1;
+	hostile(M_PROBE_RESULT, &pr, sizeof(pr), 0);
+	hostile(badtype, bad, badlen, badfd);
+	hostile(M_PROBE_RESULT, &pr, sizeof(pr), 0);
+	ck_assert_int_eq(event_base_dispatch(base), 0);
+	ck_assert_int_eq(h.closed, 1);
+	*count = h.count;
+	*protoerr = h.protoerr;
+	event_free(to);
+	event_base_free(base);
+}
+
+START_TEST(test_proto_msgev_hostile)
+{
+	struct m_probe_result	 pr;
+	struct m_spawned	 spd;
+	int			 count, perr;
+
+	memset(&pr, 0, sizeof(pr));
+	memset(&spd, 0, sizeof(spd));
+	/* a message of the spawner's */
+	run_hostile(PROC_PROBER, M_SPAWNED, &spd, sizeof(spd), 0, &count,
+	    &perr);
+	ck_assert_int_eq(count, 1);
+	ck_assert_int_eq(perr, 1);
+	/* an unterminated probe name */
+	memset(pr.probe, 'p', sizeof(pr.probe));
+	run_hostile(PROC_PROBER, M_PROBE_RESULT, &pr, sizeof(pr), 0, &count,
+	    &perr);
+	ck_assert_int_eq(count, 1);
+	ck_assert_int_eq(perr, 1);
+	/* an fd (closed by the library: teardown counts) */
+	memset(pr.probe, 0, sizeof(pr.probe));
+	run_hostile(PROC_PROBER, M_PROBE_RESULT, &pr, sizeof(pr), 1, &count,
+	    &perr);
+	ck_assert_int_eq(count, 1);
+	ck_assert_int_eq(perr, 1);
+	/* M_PROBE_RESULT from the store: not its message */
+	run_hostile(PROC_STORE, M_LOG_STATS, NULL, 0, 0, &count, &perr);
+	ck_assert_int_eq(count, 0);
+	ck_assert_int_eq(perr, 1);
+}
+END_TEST
+
+/*
+ * A header announcing more than the largest message the peer may send
+ * closes the channel at once, before any payload is buffered.
+ */
+START_TEST(test_proto_msgev_maxread)
+{
+	struct event_base	*base;
+	struct event		*to;
+	struct timeval		 tv = { 2, 0 };
+	struct msgev		*mev;
+	struct hside		 h;
+	unsigned char		 hdr[MSG_HDR_LEN];
+
+	memset(&h, 0, sizeof(h));
+	base = h.base = event_base_new();
+	to = evtimer_new(base, ev_timeout, base);
+	evtimer_add(to, &tv);
+	mev = proto_msgev_new(base, sp[1], PROC_PARENT, PROC_STORE, 0,
+	    hside_dispatch, hside_closed, &h);
+	ck_assert_ptr_nonnull(mev);
+	sp[1] = -1;
+	mkhdr(hdr, M_STORE_LOAD_JOB, 4096, 0);
+	ck_assert_int_eq(write(sp[0], hdr, sizeof(hdr)), sizeof(hdr));
+	ck_assert_int_eq(event_base_dispatch(base), 0);
+	ck_assert_int_eq(h.closed, 1);
+	ck_assert_int_eq(h.protoerr, 1);
+	ck_assert_int_eq(h.count, 0);
+	event_free(to);
+	event_base_free(base);
+}
+END_TEST
+
+/* EOF is not a protocol error: a worker then exits quietly. */
+START_TEST(test_proto_msgev_eof)
+{
+	struct event_base	*base;
+	struct event		*to;
+	struct timeval		 tv = { 2, 0 };
+	struct msgev		*mev;
+	struct hside		 h;
+
+	memset(&h, 0, sizeof(h));
+	base = h.base = event_base_new();
+	to = evtimer_new(base, ev_timeout, base);
+	evtimer_add(to, &tv);
+	mev = proto_msgev_new(base, sp[1], PROC_PROBER, PROC_PARENT, 0,
+	    hside_dispatch, hside_closed, &h);
+	ck_assert_ptr_nonnull(mev);
+	sp[1] = -1;
+	hostile(M_CONF_DONE, NULL, 0, 0);
+	close(sp[0]);
+	sp[0] = -1;
+	ck_assert_int_eq(event_base_dispatch(base), 0);
+	ck_assert_int_eq(h.count, 1);
+	ck_assert_int_eq(h.closed, 1);
+	ck_assert_int_eq(h.protoerr, 0);
+	event_free(to);
+	event_base_free(base);
+}
+END_TEST
+
+/*
+ * docs/ARCHITECTURE.md's message table, printed from the table
+ * ("test_msg --table" prints it; a test compares).
+ */
+static void
+links_text(const struct proto_msg *pm, char *buf, size_t len)
+{
+	int	 j, n = 0, first = 1, tofirst;
+
+	buf[0] = '\0';
+	if (pm->relay != -1) {
+		for (j = 1; j < PROC_MAX; j++)
+			if (pm->links & PROTO_LINK(j, PROC_PARENT))
+				snprintf(buf, len, "%s → parent → %s",
+				    proto_proc_name(j),
+				    proto_proc_name(pm->relay));
+		return;
+	}
+	tofirst = (pm->links & (PROTO_LINK(PROC_PARENT, PROC_SPAWNER) |
+	    PROTO_LINK(PROC_PARENT, PROC_PROBER) |
+	    PROTO_LINK(PROC_PARENT, PROC_STORE))) != 0;
+	if (tofirst)
+		n += snprintf(buf + n, len - n, "parent → ");
+	for (j = 1; j < PROC_MAX; j++) {
+		if (!(pm->links & (tofirst ? PROTO_LINK(PROC_PARENT, j) :
+		    PROTO_LINK(j, PROC_PARENT))))
+			continue;
+		n += snprintf(buf + n, len - n, "%s%s", first ? "" : ", ",
+		    proto_proc_name(j));
+		first = 0;
+	}
+	if (!tofirst)
+		snprintf(buf + n, len - n, " → parent");
+}
+
+static void
+print_table(FILE *f)
+{
+	const struct proto_msg	*pm;
+	char			 links[128], size[64], strs[256];
+	size_t			 i, j, n;
+
+	fprintf(f, "| message | sender → receiver | payload | bytes | fd "
+	    "| must hold a NUL | meaning |\n");
+	fprintf(f, "|---|---|---|---|---|---|---|\n");
+	for (i = 0; i < proto_nmsgs; i++) {
+		pm = &proto_msgs[i];
+		links_text(pm, links, sizeof(links));
+		if (pm->minlen == pm->maxlen)
+			snprintf(size, sizeof(size), "%u", pm->minlen);
+		else
+			snprintf(size, sizeof(size), "%u..%u", pm->minlen,
+			    pm->maxlen);
+		n = 0;
+		strs[0] = '\0';
+		if (pm->text)
+			snprintf(strs, sizeof(strs), "no NUL byte at all");
+		for (j = 0; j < PROTO_MAX_STR && pm->str[j].size != 0; j++)
+			n += snprintf(strs + n, sizeof(strs) - n, "%s`%s`",
+			    j > 0 ? ", " : "", pm->str[j].name);
+		fprintf(f, "| `%s` | %s | %s%s%s | %s | %s | %s | %s |\n",
+		    pm->name, links,
+		    strncmp(pm->payload, "m_", 2) == 0 ? "`" : "",
+		    pm->payload,
+		    strncmp(pm->payload, "m_", 2) == 0 ? "`" : "",
+		    size, pm->fd == PROTO_FD_MUST ? "must" :
+		    pm->fd == PROTO_FD_MAY ? "may" : "no",
+		    strs[0] != '\0' ? strs : "-", pm->desc);
+	}
+}
+
+#define DOC_BEGIN	"<!-- BEGIN message table: test_msg --table -->\n"
+#define DOC_END		"<!-- END message table -->\n"
+
+START_TEST(test_proto_doc)
+{
+	char		 path[4096], *doc = NULL, *gen = NULL, *b, *e;
+	size_t		 doclen = 0, genlen = 0;
+	const char	*dir;
+	FILE		*f;
+
+	dir = getenv("TESTDATA");
+	ck_assert_ptr_nonnull(dir);
+	snprintf(path, sizeof(path), "%s/../docs/ARCHITECTURE.md", dir);
+	f = fopen(path, "r");
+	ck_assert_ptr_nonnull(f);
+	ck_assert_int_ne(getdelim(&doc, &doclen, '\0', f), -1);
+	fclose(f);
+	f = open_memstream(&gen, &genlen);
+	ck_assert_ptr_nonnull(f);
+	print_table(f);
+	fclose(f);
+
+	b = strstr(doc, DOC_BEGIN);
+	ck_assert_msg(b != NULL, "no table marker in %s", path);
+	b += strlen(DOC_BEGIN);
+	e = strstr(b, DOC_END);
+	ck_assert_ptr_nonnull(e);
+	ck_assert_msg((size_t)(e - b) == genlen &&
+	    memcmp(b, gen, genlen) == 0, "the message table of %s differs "
+	    "from common/proto.c: paste the output of "
+	    "build/tests/test_msg --table between its markers", path);
+	free(doc);
+	free(gen);
+}
+END_TEST
+
 static Suite *
 msg_suite(void)
 {
@@ -1379,15 +2061,32 @@ msg_suite(void)
 	tcase_add_test(tc, test_msgev_close_write_error);
 	tcase_add_test(tc, test_msgev_flush_now);
 	suite_add_tcase(s, tc);
+
+	tc = tcase_create("proto");
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, test_proto_table_complete);
+	tcase_add_test(tc, test_proto_check_peers);
+	tcase_add_test(tc, test_proto_check_fields);
+	tcase_add_test(tc, test_proto_maxlen);
+	tcase_add_test(tc, test_proto_get_hostile);
+	tcase_add_test(tc, test_proto_msgev_hostile);
+	tcase_add_test(tc, test_proto_msgev_maxread);
+	tcase_add_test(tc, test_proto_msgev_eof);
+	tcase_add_test(tc, test_proto_doc);
+	suite_add_tcase(s, tc);
 	return s;
 }
 
 int
-main(void)
+main(int argc, char *argv[])
 {
 	SRunner	*sr;
 	int	 failed;
 
+	if (argc == 2 && strcmp(argv[1], "--table") == 0) {
+		print_table(stdout);
+		return EXIT_SUCCESS;
+	}
 	sr = srunner_create(msg_suite());
 	srunner_run_all(sr, CK_NORMAL);
 	failed = srunner_ntests_failed(sr);
