@@ -142,11 +142,13 @@ const struct proto_msg proto_msgs[] = {
 	{ M_STORE_LOAD_DONE, "M_STORE_LOAD_DONE", FIXED(m_store_load_done),
 	    PROTO_FD_NEVER, 0, W2P(STORE), -1, { { 0 } },
 	    "end of the load: highest ids" },
-	{ M_STORE_CLIENT, "M_STORE_CLIENT", "ctl_request + names",
-	    sizeof(struct ctl_request), CTL_MAX_REQUEST, PROTO_FD_MUST, 0,
+	{ M_STORE_CLIENT, "M_STORE_CLIENT",
+	    "m_store_client + ctl_request + names",
+	    sizeof(struct m_store_client) + sizeof(struct ctl_request),
+	    CTL_MAX_REQUEST, PROTO_FD_MUST, 0,
 	    P2W(STORE), -1, { { 0 } },
-	    "a heroctl logs/events connection, as received (the store "
-	    "parses it)" },
+	    "a heroctl logs/events connection: the peer's uid and rank, "
+	    "then its request as received (the store parses it)" },
 	{ M_LOG_STATS, "M_LOG_STATS", FIXED(m_log_stats), PROTO_FD_NEVER, 0,
 	    W2P(STORE), -1, { S(m_log_stats, service),
 	    S(m_log_stats, action) }, "per-action log counters" },
