@@ -212,7 +212,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	md.maxpayload = maxpayload;
 
 	p = data + 1;
-	while (!failed && end - p >= 3) {
+	for (; !failed && end - p >= 3 && nchunk > 0; nchunk--) {
 		len = p[1] | (size_t)p[2] << 8;
 		if (len > (size_t)(end - p - 3))
 			len = (size_t)(end - p - 3);
