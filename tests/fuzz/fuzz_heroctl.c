@@ -3,9 +3,9 @@
  * herod being the hostile party here (a heroctl run by an admin talks
  * to whatever listens on the control socket path).
  *
- * Input: byte 0 picks the command (CTL_LIST..CTL_VERSION_CMD), byte 1
- * bit 0 -j, bit 1 a JSON-lines reply (logs and events) rather than one
- * document; the rest is the reply, cut at each newline in JSON-lines
+ * Input: byte 0 picks the command (CTL_LIST..CTL_VERSION_CMD; bit 0
+ * logs or events for JSON lines), byte 1 bit 0 -j, bit 1 a JSON-lines
+ * reply (logs, events) rather than one document; the rest is the reply, cut at each newline in JSON-lines
  * mode as heroctl.c does.  stdout goes to a memory file that is checked
  * after every input.  Checked besides memory safety:
  *  - a reply is either printed for people (0) or warned about and
@@ -96,9 +96,13 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (outfd == -1)
 		LLVMFuzzerInitialize(NULL, NULL);
 	memset(&res, 0, sizeof(res));
-	res.cmd = (enum ctl_cmd)(CTL_LIST + data[0] % CTL_VERSION_CMD);
 	res.json = data[1] & 1;
 	lines = (data[1] & 2) != 0;
+	/* as parser.c: only logs and events read JSON lines */
+	if (lines)
+		res.cmd = (data[0] & 1) ? CTL_LOGS : CTL_EVENTS;
+	else
+		res.cmd = (enum ctl_cmd)(CTL_LIST + data[0] % CTL_VERSION_CMD);
 	res.stream = lines;
 	res.restart = -1;
 	len = size - 2;

@@ -133,9 +133,11 @@ NOTIFY = {
 for k, v in NOTIFY.items():
     put("notify", k, v)
 
-# --- heroctl: [cmd][flags] reply (cmd: CTL_LIST + byte % 11) ---
+# --- heroctl: [cmd][flags] reply (cmd: CTL_LIST + byte % 11; in lines
+# mode, flags bit 1, byte 0 bit 0 picks logs (1) or events (0)) ---
 CMD = {"list": 0, "status": 1, "start": 2, "reset": 5, "reload": 6,
-       "logs": 7, "events": 8, "shutdown": 9, "version": 10}
+       "logs": 7, "events": 8, "shutdown": 9, "version": 10,
+       "logs1": 1, "events0": 0}  # lines mode: bit 0 of byte 0
 LIST = {"services": [
     {"name": "web", "state": "running", "reason": "", "logs_dropped": 0,
      "actions": [{"name": "server", "state": "running", "pid": 4242,
@@ -164,13 +166,13 @@ put("heroctl", "reset", ctl("reset", 0, json.dumps({
 put("heroctl", "version", ctl("version", 0,
                               '{"version":"9.9.9","protocol":1}'))
 put("heroctl", "shutdown", ctl("shutdown", 0, '{}'))
-put("heroctl", "logs", ctl("logs", 2, "".join(json.dumps(x) + "\n" for x in [
+put("heroctl", "logs", ctl("logs1", 2, "".join(json.dumps(x) + "\n" for x in [
     {"ts": 1700000000123, "service": "web", "action": "server",
      "job_id": 7, "restart_count": 0, "stream": "stdout",
      "line": "hello \\u00ff"},
     {"ts": 1700000001004, "action": "server", "restart_count": 1,
      "stream": "stderr", "line": "tab\there"}])))
-put("heroctl", "events", ctl("events", 2, "".join(json.dumps(x) + "\n"
+put("heroctl", "events", ctl("events0", 2, "".join(json.dumps(x) + "\n"
                                                    for x in [
     {"ts": 1700000000000, "event": "state", "service": "web",
      "action": "server", "state": "running", "reason": ""},

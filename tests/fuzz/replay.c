@@ -129,6 +129,7 @@ main(int argc, char *argv[])
 		fprintf(stderr, "replay: no input found\n");
 		return 1;
 	}
-	printf("replay: %zu inputs, no failure\n", nreplayed);
+	/* stderr: a harness may have taken stdout */
+	fprintf(stderr, "replay: %zu inputs, no failure\n", nreplayed);
 	return 0;
 }
