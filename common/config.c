@@ -2030,6 +2030,19 @@ prepass(struct ctx *c, const char *text, size_t len)
 	char		 m[256], *nl;
 	size_t		 off, i, line = 1, col = 1;
 
+	/* yajl's tree parser stops at a NUL, even in a comment */
+	if ((nl = memchr(text, '\0', len)) != NULL) {
+		for (i = 0; text + i < nl; i++) {
+			if (text[i] == '\n') {
+				line++;
+				col = 1;
+			} else
+				col++;
+		}
+		perr(c, NULL, "line %zu, column %zu: NUL byte in the file",
+		    line, col);
+		return -1;
+	}
 	memset(&pp, 0, sizeof(pp));
 	if ((h = yajl_alloc(&pp_callbacks, NULL, &pp)) == NULL) {
 		perr(c, NULL, "out of memory");

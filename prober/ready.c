@@ -430,6 +430,7 @@ facts_parse(struct nfacts *f, char *buf)
 	const char	*errstr;
 	unsigned long long ull;
 	char		*ep;
+	int		 n;
 
 	for (line = buf; line != NULL; line = next) {
 		if ((next = strchr(line, '\n')) != NULL)
@@ -448,9 +449,12 @@ facts_parse(struct nfacts *f, char *buf)
 			if (strcmp(v, "1") == 0)
 				f->stopping = 1;
 		} else if (strcmp(line, "ERRNO") == 0) {
-			f->errnum = (int)strtonum(v, 0, INT_MAX, &errstr);
-			if (errstr == NULL)
+			n = (int)strtonum(v, 0, INT_MAX, &errstr);
+			/* a bad value changes nothing, not even an earlier one */
+			if (errstr == NULL) {
+				f->errnum = n;
 				f->has_errno = 1;
+			}
 		} else if (strcmp(line, "EXTEND_TIMEOUT_USEC") == 0) {
 			if (*v < '0' || *v > '9')
 				continue;

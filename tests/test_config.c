@@ -932,6 +932,22 @@ START_TEST(test_names)
 }
 END_TEST
 
+START_TEST(test_nul_in_comment)
+{
+	struct config_errors	 errs;
+	static const char	 text[] = "{\"name\":\"w\", /* a\0b */ "
+	    "\"actions\":[{\"name\":\"m\",\"exec\":[\"/bin/x\"]}]}";
+
+	memset(&errs, 0, sizeof(errs));
+	ck_assert_ptr_null(config_parse_service("w.json", "w", text,
+	    sizeof(text) - 1, &errs));
+	ck_assert_uint_eq(errs.n, 1);
+	ck_assert_str_eq(errs.msg[0],
+	    "w.json: line 1, column 18: NUL byte in the file");
+	config_errors_clear(&errs);
+}
+END_TEST
+
 START_TEST(test_canon)
 {
 	struct service_conf	*a, *b, *c, *d;
@@ -994,6 +1010,7 @@ config_suite(void)
 	tcase_add_test(tc, test_signals);
 	tcase_add_test(tc, test_names);
 	tcase_add_test(tc, test_canon);
+	tcase_add_test(tc, test_nul_in_comment);
 	suite_add_tcase(s, tc);
 	return s;
 }
