@@ -96,6 +96,9 @@ allow(scmp_filter_ctx ctx, const char **calls)
 }
 
 /* Calls allowed with some arguments only. */
+/* argument 0 equal to x (datum_b given: clang's -Wextra wants it) */
+#define ARG0_IS(x)	SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)(x), 0)
+
 static int
 allow_narrow(scmp_filter_ctx ctx, const int *families, size_t nfamilies)
 {
@@ -104,24 +107,24 @@ allow_narrow(scmp_filter_ctx ctx, const int *families, size_t nfamilies)
 
 	for (i = 0; i < nfamilies; i++) {
 		if (seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(socket), 1,
-		    SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)families[i])) < 0)
+		    ARG0_IS(families[i])) < 0)
 			return -1;
 	}
 	/* libevent's internal pairs, if it ever makes them */
 	if (seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(socketpair), 1,
-	    SCMP_A0(SCMP_CMP_EQ, AF_UNIX)) < 0)
+	    ARG0_IS(AF_UNIX)) < 0)
 		return -1;
 	/* raise(3), abort(3): signals to itself only */
 	if (seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(kill), 1,
-	    SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)self)) < 0 ||
+	    ARG0_IS(self)) < 0 ||
 	    seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(tgkill), 1,
-	    SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)self)) < 0)
+	    ARG0_IS(self)) < 0)
 		return -1;
 	/* getrlimit(3) and setrlimit(3) of itself */
 	if (seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(prlimit64), 1,
-	    SCMP_A0(SCMP_CMP_EQ, 0)) < 0 ||
+	    ARG0_IS(0)) < 0 ||
 	    seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(prlimit64), 1,
-	    SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)self)) < 0)
+	    ARG0_IS(self)) < 0)
 		return -1;
 	return 0;
 }
