@@ -1119,7 +1119,12 @@ svc_problem(struct svc *s, char *buf, size_t len)
 			snprintf(buf, len, "%s %s", a->conf->name, a->reason);
 			break;
 		case AS_STARTING:
-			if (a->pid > 0 && a->conf->kind == KIND_PROCESS)
+			if (a->pid > 0 && a->conf->kind == KIND_PROCESS &&
+			    a->conf->ready_mode == READY_NONE)
+				snprintf(buf, len, "%s settling (up less than "
+				    "%u ms)", a->conf->name,
+				    a->conf->settle_ms);
+			else if (a->pid > 0 && a->conf->kind == KIND_PROCESS)
 				snprintf(buf, len, "%s not ready yet (%s)",
 				    a->conf->name, config_ready_mode_name(
 				    a->conf->ready_mode));
