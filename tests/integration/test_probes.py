@@ -15,8 +15,8 @@ import time
 
 sys.path.insert(0, os.path.dirname(__file__))
 from harness import (RSS_SCALE, Fail, Herod, SERVERS, TEST_USER, check,
-                     demote_fn,
-                     pid_alive, proc_uid, run_tests, wait_for)
+                     demote_fn, pid_alive, proc_children_of_env, proc_uid,
+                     run_tests, wait_for)
 
 HTTPD = os.path.join(SERVERS, "httpd")
 RPCD = os.path.join(SERVERS, "rpcd")
@@ -257,12 +257,19 @@ def test_exec_probe_as_action_user(h):
           "exited with status 1" in ps["one"]["last_error"], ps["one"])
     check(ps["slow"]["ok"] is False and
           "timeout" in ps["slow"]["last_error"], ps["slow"])
-    # the sleeping probe was killed, not left behind
-    wait_for(lambda: not any(
-        "sleep 30" in open("/proc/%s/cmdline" % d, "rb").read()
-        .replace(b"\0", b" ").decode(errors="replace")
-        for d in os.listdir("/proc") if d.isdigit() and
-        os.path.exists("/proc/%s/cmdline" % d)), 5, "sleep 30 killed")
+    # the sleeping probe was killed, not left behind (this herod's: its
+    # environment names the test's directory)
+    def probe_sleeps():
+        out = []
+        for pid in proc_children_of_env(h.tmp):
+            try:
+                with open("/proc/%d/cmdline" % pid, "rb") as f:
+                    if f.read().startswith(b"/bin/sleep\x0030"):
+                        out.append(pid)
+            except OSError:
+                pass
+        return out
+    wait_for(lambda: not probe_sleeps(), 5, "sleep 30 killed")
 
 
 def test_sysmode_private_unix_socket(h):
