@@ -10,7 +10,8 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(__file__))
-from harness import (SERVERS, Fail, check, pid_alive, run_tests, wait_for)
+from harness import (SERVERS, Fail, check, db_query, pid_alive, run_tests,
+                     wait_for)
 
 # bounds are for a normal build; ASan is slower
 SCALE = 3 if os.environ.get("HEROD_SANITIZED") == "1" else 1
@@ -100,7 +101,8 @@ def adopted_while_starting(h, mode):
                "ready": {"mode": "probe", "timeout_ms": 60000}}
         top = {"probes": [{"name": "go", "kind": "exec",
                            "exec": ["/usr/bin/test", "-e", go],
-                           "interval_ms": 100, "timeout_ms": 2000}]}
+                           "interval_ms": 100, "timeout_ms": 2000,
+                           "on_failure": "warn"}]}
     else:
         # a file-mode service that makes its ready file once go exists
         script = ("import os,sys,time\n"
@@ -116,6 +118,13 @@ def adopted_while_starting(h, mode):
              h.action("slowstart", "main")["state"] == "starting", 10,
              "slowstart to be starting")
     pid = h.action("slowstart", "main")["pid"]
+    # the store records the job a moment later: what a new herod adopts
+    # (the job of the service's recorded run)
+    wait_for(lambda: db_query(h, "SELECT j.pid FROM jobs j JOIN services s "
+                              "ON s.name = j.service AND s.run_id = j.run_id "
+                              "WHERE j.service = ? AND j.pid = ? AND "
+                              "j.starttime > 0", ("slowstart", pid))[0], 10,
+             "the job recorded")
     restarted(h, kill_herod)
     a = h.action("slowstart", "main")
     check(a["pid"] == pid, "adopted: %r" % a)
