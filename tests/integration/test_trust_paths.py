@@ -234,9 +234,32 @@ def test_stale_socket_not_through_link(h, a):
           "the attack did not run")
 
 
+def test_exec_probe_group_killed(h):
+    """The group of an exec probe is killed when its leader exits (now
+    while the leader is a zombie, before it is reaped, so the group id
+    cannot be another's): a child the probe left in its group is gone."""
+    out = os.path.join(h.tmp, "child")
+    h.service("ep", [{"name": "m", "exec": SLEEP}],
+              probes=[{"name": "bg", "kind": "exec", "interval_ms": 60000,
+                       "on_failure": "warn",
+                       "exec": ["/bin/sh", "-c", "/bin/sleep 1000 & "
+                                "echo $! > %s.t && mv %s.t %s" %
+                                (out, out, out)]}])
+    h.start()
+    h.wait_state("ep", "running")
+    wait_for(lambda: os.path.exists(out), BOUND, "probe ran")
+    child = int(read(out))
+    wait_for(lambda: {p["name"]: p for p in h.svc("ep")["probes"]}["bg"]
+             ["ok"] is True, BOUND, "probe ok")
+    wait_for(lambda: not pid_alive(child), BOUND,
+             "the probe's child %d killed with its group" % child)
+
+
 TESTS = [test_pidfile_removal_not_through_link,
          test_pidfile_read_not_through_link,
-         test_stale_socket_not_through_link]
+         test_stale_socket_not_through_link,
+         test_exec_probe_group_killed]
+ROOT = TESTS[:3]
 
 if __name__ == "__main__":
-    run_tests(TESTS, needs_root=TESTS, sysmode=TESTS)
+    run_tests(TESTS, needs_root=ROOT, sysmode=TESTS)
