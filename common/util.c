@@ -356,6 +356,36 @@ safe_parent_open(const char *path, char *base, size_t baselen)
 }
 
 int
+unlinkat_type(int dfd, const char *name, mode_t fmt)
+{
+	struct stat	 sb;
+
+	if (fstatat(dfd, name, &sb, AT_SYMLINK_NOFOLLOW) == -1)
+		return -1;
+	if (S_ISDIR(sb.st_mode) || (fmt != 0 && (sb.st_mode & S_IFMT) !=
+	    fmt)) {
+		errno = EINVAL;
+		return -1;
+	}
+	return unlinkat(dfd, name, 0);
+}
+
+int
+safe_unlink(const char *path, mode_t fmt)
+{
+	char	 base[NAME_MAX + 1];
+	int	 dfd, r, saved;
+
+	if ((dfd = safe_parent_open(path, base, sizeof(base))) == -1)
+		return -1;
+	r = unlinkat_type(dfd, base, fmt);
+	saved = errno;
+	close(dfd);
+	errno = saved;
+	return r;
+}
+
+int
 write_file_atomic(const char *path, const char *data, size_t len,
     mode_t mode)
 {

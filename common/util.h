@@ -44,6 +44,15 @@ int		 write_all(int, const void *, size_t);
 int		 safe_dir_open(const char *);
 int		 safe_parent_open(const char *, char *, size_t);
 /*
+ * Remove name from dfd (unlinkat_type) or path from the directory
+ * safe_parent_open() gives (safe_unlink) if it is of type fmt (S_IFREG,
+ * S_IFSOCK, S_IFIFO; 0: anything but a directory), as fstatat() without
+ * following it shows.  No link is followed on the way.  0, or -1 (errno
+ * EINVAL when of another type).
+ */
+int		 unlinkat_type(int, const char *, mode_t);
+int		 safe_unlink(const char *, mode_t);
+/*
  * Atomic small run-time file write: a temporary file with a random name
  * (O_EXCL) + renameat in the same directory, no fsync.  The _xattr
  * variants set xname = xval on the file before it takes its name;

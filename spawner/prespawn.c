@@ -118,18 +118,32 @@ inst_pidfile_write(struct inst *in)
 		log_warn("%s: %s", __func__, side);
 }
 
-/* Remove what inst_pidfile_write() made. */
+/*
+ * Remove what inst_pidfile_write() made.  Its directory may be the
+ * action user's, who may have put a link on the way since: it is opened
+ * without following one, and only regular files are removed from it.
+ */
 void
 inst_pidfile_remove(struct inst *in)
 {
-	char	 side[PATH_MAX + 8];
+	char	 base[NAME_MAX + 1], side[NAME_MAX + 8];
+	int	 dfd;
 
 	if (in->pidfile == NULL)
 		return;
-	unlink(in->pidfile);
+	if ((dfd = safe_parent_open(in->pidfile, base, sizeof(base))) == -1) {
+		if (errno != ENOENT)
+			log_warn("%s: %s: not removed", __func__, in->pidfile);
+		goto done;
+	}
+	if (unlinkat_type(dfd, base, S_IFREG) == -1 && errno != ENOENT)
+		log_warn("%s: %s: not removed", __func__, in->pidfile);
 	if (in->pidfile_side && (size_t)snprintf(side, sizeof(side),
-	    "%s.start", in->pidfile) < sizeof(side))
-		unlink(side);
+	    "%s.start", base) < sizeof(side) &&
+	    unlinkat_type(dfd, side, S_IFREG) == -1 && errno != ENOENT)
+		log_warn("%s: %s.start: not removed", __func__, in->pidfile);
+	close(dfd);
+ done:
 	free(in->pidfile);
 	in->pidfile = NULL;
 }
@@ -156,18 +170,19 @@ action_uid(struct action_conf *ac, uid_t *uid)
 
 /*
  * Open a file root reads in a directory another user may write (a pid
- * file): the last component is not followed if a link, and only a
- * regular file is opened for reading (through O_PATH first, so a FIFO
- * or a device is never opened).  The fd, or -1.
+ * file), name in dfd (opened by safe_parent_open(): no link on the way):
+ * the name is not followed if a link, and only a regular file is opened
+ * for reading (through O_PATH first, so a FIFO or a device is never
+ * opened).  The fd, or -1.
  */
 static int
-open_regular(const char *path)
+open_regular(int dfd, const char *name)
 {
 	char		 self[64];
 	struct stat	 sb;
 	int		 pfd, fd;
 
-	pfd = open(path, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+	pfd = openat(dfd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
 	if (pfd == -1)
 		return -1;
 	if (fstat(pfd, &sb) == -1) {
@@ -175,7 +190,7 @@ open_regular(const char *path)
 		return -1;
 	}
 	if (!S_ISREG(sb.st_mode)) {
-		log_warnx("%s: not a regular file: ignored", path);
+		log_warnx("%s: not a regular file: ignored", name);
 		close(pfd);
 		errno = EINVAL;
 		return -1;
@@ -216,17 +231,23 @@ read_number_fd(int fd, unsigned long long *v)
 static int
 pidfile_read(const char *path, unsigned long long *pid, uint64_t *start)
 {
-	char			 side[PATH_MAX + 8], xa[32], *ep;
+	char			 base[NAME_MAX + 1], side[NAME_MAX + 8];
+	char			 xa[32], *ep;
 	unsigned long long	 v;
 	ssize_t			 xn;
-	int			 fd;
+	int			 dfd, fd;
 
 	*start = 0;
-	if ((fd = open_regular(path)) == -1)
+	if ((dfd = safe_parent_open(path, base, sizeof(base))) == -1) {
+		if (errno != ENOENT)
+			log_warn("%s: %s: not read", __func__, path);
 		return -1;
+	}
+	if ((fd = open_regular(dfd, base)) == -1)
+		goto fail;
 	if (read_number_fd(fd, pid) == -1) {
 		close(fd);
-		return -1;
+		goto fail;
 	}
 	xn = fgetxattr(fd, PIDFILE_XATTR, xa, sizeof(xa) - 1);
 	close(fd);
@@ -236,15 +257,20 @@ pidfile_read(const char *path, unsigned long long *pid, uint64_t *start)
 		v = strtoull(xa, &ep, 10);
 		if (ep != xa && *ep == '\0' && errno == 0)
 			*start = v;
+		close(dfd);
 		return 0;
 	}
-	if ((size_t)snprintf(side, sizeof(side), "%s.start", path) >=
-	    sizeof(side) || (fd = open_regular(side)) == -1)
-		return 0;
-	if (read_number_fd(fd, &v) == 0)
-		*start = v;
-	close(fd);
+	if ((size_t)snprintf(side, sizeof(side), "%s.start", base) <
+	    sizeof(side) && (fd = open_regular(dfd, side)) != -1) {
+		if (read_number_fd(fd, &v) == 0)
+			*start = v;
+		close(fd);
+	}
+	close(dfd);
 	return 0;
+ fail:
+	close(dfd);
+	return -1;
 }
 
 static void
@@ -523,15 +549,67 @@ check_singleton(struct inst *in, struct action_conf *ac,
 	return r;
 }
 
-/* 2. declared unix sockets */
+/*
+ * 2. a declared unix socket.  Its directory may be the action user's:
+ * it is opened without following a link (one the user put on the way
+ * is refused, the socket left alone), and a stale socket is removed
+ * from that directory fd, only if the socket seen first is still there.
+ * 0 or -1 (err says why).
+ */
+static int
+check_socket(struct inst *in, struct action_conf *ac, struct prewait *pw,
+    const char *path, char *err, size_t errlen)
+{
+	char		 base[NAME_MAX + 1], what[PATH_MAX + 8], comm[32];
+	struct stat	 sb, now;
+	pid_t		 owner;
+	int		 dfd, r;
+
+	if ((dfd = safe_parent_open(path, base, sizeof(base))) == -1) {
+		if (errno != ENOENT)
+			log_warn("%s/%s: socket %s: left alone",
+			    in->ref.service, in->ref.action, path);
+		return 0;
+	}
+	if (fstatat(dfd, base, &sb, AT_SYMLINK_NOFOLLOW) == -1 ||
+	    !S_ISSOCK(sb.st_mode)) {
+		close(dfd);
+		return 0;
+	}
+	if ((r = sock_listening(path)) == 0) {
+		if (fstatat(dfd, base, &now, AT_SYMLINK_NOFOLLOW) == 0 &&
+		    S_ISSOCK(now.st_mode) && now.st_dev == sb.st_dev &&
+		    now.st_ino == sb.st_ino) {
+			log_info("%s/%s: removing stale socket %s",
+			    in->ref.service, in->ref.action, path);
+			if (unlinkat(dfd, base, 0) == -1 && errno != ENOENT)
+				log_warn("%s: %s", __func__, path);
+		}
+		close(dfd);
+		return 0;
+	}
+	close(dfd);
+	owner = sock_owner_unix(sb.st_ino, path, comm, sizeof(comm));
+	if (owner <= 0) {
+		/* listening, but its owner is going away: look again */
+		pw->retry = 1;
+		return 0;
+	}
+	if (ac->singleton || ac->kill_others) {
+		snprintf(what, sizeof(what), "socket %s", path);
+		return prewait_add(pw, ac, owner, 0, 0, what, err, errlen) ==
+		    0 ? 0 : -1;
+	}
+	snprintf(err, errlen, "socket %s held by pid %d (%s)", path,
+	    (int)owner, comm);
+	return -1;
+}
+
 static int
 check_sockets(struct inst *in, struct action_conf *ac, struct prewait *pw,
     char *err, size_t errlen)
 {
-	char		 sockdir[PATH_MAX], *path, what[PATH_MAX + 8];
-	struct stat	 sb;
-	pid_t		 owner;
-	char		 comm[32];
+	char		 sockdir[PATH_MAX], *path;
 	size_t		 i;
 	int		 r;
 
@@ -542,37 +620,10 @@ check_sockets(struct inst *in, struct action_conf *ac, struct prewait *pw,
 		    in->ref.service, in->ref.action);
 		if (path == NULL)
 			continue;
-		if (lstat(path, &sb) == -1 || !S_ISSOCK(sb.st_mode)) {
-			free(path);
-			continue;
-		}
-		r = sock_listening(path);
-		if (r == 0) {
-			log_info("%s/%s: removing stale socket %s",
-			    in->ref.service, in->ref.action, path);
-			unlink(path);
-			free(path);
-			continue;
-		}
-		owner = sock_owner_unix(sb.st_ino, path, comm, sizeof(comm));
-		if (owner <= 0) {
-			/* listening, but its owner is going away: look again */
-			pw->retry = 1;
-			free(path);
-			continue;
-		}
-		if (ac->singleton || ac->kill_others) {
-			snprintf(what, sizeof(what), "socket %s", path);
-			free(path);
-			if (prewait_add(pw, ac, owner, 0, 0, what, err,
-			    errlen) != 0)
-				return -1;
-			continue;
-		}
-		snprintf(err, errlen, "socket %s held by pid %d (%s)", path,
-		    (int)owner, comm);
+		r = check_socket(in, ac, pw, path, err, errlen);
 		free(path);
-		return -1;
+		if (r == -1)
+			return -1;
 	}
 	return 0;
 }
@@ -626,7 +677,7 @@ prespawn_check(struct inst *in, struct service_conf *sc,
 	    spawn_paths(&in->ref, "sockdir", sockdir, sizeof(sockdir)) == 0) {
 		snprintf(ready, sizeof(ready), "%s/.ready.%s", sockdir,
 		    in->ref.action);
-		if (unlink(ready) == 0)
+		if (safe_unlink(ready, 0) == 0)
 			log_debug("%s: removed stale %s", __func__, ready);
 	}
 	return 0;

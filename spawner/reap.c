@@ -9,6 +9,7 @@
  * the store's rows and the pid files are writable by less privileged
  * users.
  */
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/types.h>
 #include <sys/wait.h>
@@ -256,16 +257,15 @@ proc_is_action(int pidfd, pid_t pid, const struct m_ref *ref, uid_t uid,
 }
 
 /*
- * An instance leader that is our child has exited and is still a
- * zombie: its group is killed now, while the zombie keeps the group's
- * id from being given to another process.
+ * A group leader that is our child (an instance's, an exec probe) has
+ * exited and is still a zombie: its group is killed now, while the
+ * zombie keeps the group's id from being given to another process.
  */
 static void
-kill_group_of_zombie(struct inst *in)
+kill_group_of_zombie(pid_t pgid)
 {
-	if (in->pgid > 1 && killpg(in->pgid, SIGKILL) == -1 &&
-	    errno != ESRCH)
-		log_warn("%s: killpg %d", __func__, (int)in->pgid);
+	if (pgid > 1 && killpg(pgid, SIGKILL) == -1 && errno != ESRCH)
+		log_warn("%s: killpg %d", __func__, (int)pgid);
 }
 
 static void
@@ -282,9 +282,11 @@ sigchld_cb(int sig, short ev, void *arg)
 		    si.si_pid <= 0)
 			break;
 		key.pid = si.si_pid;
-		if ((in = RB_FIND(inst_pids, &sp->pids, &key)) != NULL &&
-		    !in->adopted)
-			kill_group_of_zombie(in);
+		if ((in = RB_FIND(inst_pids, &sp->pids, &key)) != NULL) {
+			if (!in->adopted)
+				kill_group_of_zombie(in->pgid);
+		} else if (reap_exec_probe_pid(-si.si_pid, 0))
+			kill_group_of_zombie(si.si_pid);	/* setsid() */
 		while ((pid = waitpid(si.si_pid, &st, 0)) == -1 &&
 		    errno == EINTR)
 			;
@@ -310,15 +312,20 @@ reap_init(void)
 		fatalx("%s: evsignal", __func__);
 }
 
+/* The log fifos, from the fifo dir opened without following a link. */
 static void
 unlink_inst_files(struct inst *in)
 {
 	char	 path[PATH_MAX];
+	int	 dfd;
 
+	if ((dfd = spawn_fifo_dir_open()) == -1)
+		return;
 	if (spawn_paths(&in->ref, "out", path, sizeof(path)) == 0)
-		unlink(path);
+		(void)unlinkat_type(dfd, strrchr(path, '/') + 1, S_IFIFO);
 	if (spawn_paths(&in->ref, "err", path, sizeof(path)) == 0)
-		unlink(path);
+		(void)unlinkat_type(dfd, strrchr(path, '/') + 1, S_IFIFO);
+	close(dfd);
 }
 
 /*

@@ -388,8 +388,8 @@ spawn_spawned(struct inst *in)
  * RUNDIR/fifo, opened without following links; it must be ours and
  * writable by us alone (herod makes it 0700).
  */
-static int
-fifo_dir_open(void)
+int
+spawn_fifo_dir_open(void)
 {
 	char		 path[PATH_MAX];
 	struct stat	 sb;
@@ -470,7 +470,7 @@ spawn_reopen_logs(const struct m_ref *ref)
 	char	 path[PATH_MAX];
 	int	 dfd, fd, stream;
 
-	if ((dfd = fifo_dir_open()) == -1)
+	if ((dfd = spawn_fifo_dir_open()) == -1)
 		return;
 	for (stream = 1; stream <= 2; stream++) {
 		if (spawn_paths(ref, stream == 1 ? "out" : "err", path,
@@ -669,7 +669,7 @@ spawn_do(struct inst *in)
 	if (build_argv(&ctx, &ref, &ac->exec, sockdir) == -1 ||
 	    build_env(&ctx, &ref, ac, sockdir) == -1)
 		goto syserr;
-	if ((fdir = fifo_dir_open()) == -1)
+	if ((fdir = spawn_fifo_dir_open()) == -1)
 		goto syserr;
 	if (open_fifo(fdir, &ref, "out", &outr, &ctx.outfd) == -1 ||
 	    open_fifo(fdir, &ref, "err", &errr, &ctx.errfd) == -1) {
@@ -775,7 +775,11 @@ execprobe_timer_cb(int fd, short ev, void *arg)
 	killpg(ep->pid, SIGKILL);
 }
 
-/* pid < 0: only ask whether -pid is an exec probe. */
+/*
+ * pid < 0: only ask whether -pid is an exec probe.  Else the probe pid
+ * was reaped with status st; its group was killed while it was a zombie
+ * (sigchld_cb()), when its id could not be another's.
+ */
 int
 reap_exec_probe_pid(pid_t pid, int st)
 {
@@ -790,7 +794,6 @@ reap_exec_probe_pid(pid_t pid, int st)
 	if (pid < 0)
 		return 1;
 	TAILQ_REMOVE(&execprobes, ep, entry);
-	killpg(ep->pid, SIGKILL);
 	if (ep->timedout)
 		execprobe_reply(ep, 0, "timeout after %u ms",
 		    ep->req.timeout_ms);

@@ -104,6 +104,7 @@ void		 spawn_start(const struct m_spawn *);
 void		 spawn_do(struct inst *);
 int		 spawn_paths(const struct m_ref *, const char *, char *,
 		    size_t);
+int		 spawn_fifo_dir_open(void);
 void		 spawn_reopen_logs(const struct m_ref *);
 void		 spawn_cred_flush(void);
 struct action_conf *spawn_probe_action(struct service_conf *,
