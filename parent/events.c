@@ -20,6 +20,8 @@
 #include "parent.h"
 #include "util.h"
 
+#define EVENT_NAMES_MAX	3072	/* bytes of names in a command event */
+
 /* Who asks now (a command being run), and who asked for the shutdown. */
 static struct actor	 actor_now = { .by = ACTOR_HEROD };
 static struct actor	 actor_shutdown = { .by = ACTOR_HEROD };
@@ -47,7 +49,12 @@ event_emit(yajl_gen g)
 	yajl_gen_map_close(g);
 	if (yajl_gen_get_buf(g, &buf, &len) == yajl_gen_status_ok) {
 		log_event((const char *)buf);
-		proc_send(PROC_STORE, M_STORE_EVENT, -1, buf, len);
+		/* the store takes at most STORE_EVENT_MAX: never more */
+		if (len <= STORE_EVENT_MAX)
+			proc_send(PROC_STORE, M_STORE_EVENT, -1, buf, len);
+		else
+			log_warnx("%s: event of %zu bytes not recorded",
+			    __func__, len);
 	}
 	yajl_gen_free(g);
 }
@@ -182,7 +189,7 @@ event_command(const struct actor *a, const char *cmd, char **names,
     size_t n, int force, int keep)
 {
 	yajl_gen	 g;
-	size_t		 i;
+	size_t		 i, len;
 
 	if (strcmp(cmd, "shutdown") == 0)
 		actor_shutdown = *a;
@@ -194,9 +201,15 @@ event_command(const struct actor *a, const char *cmd, char **names,
 	gen_kv(g, "command", cmd);
 	gen_str(g, "services");
 	yajl_gen_array_open(g);
-	for (i = 0; i < n; i++)
+	for (i = 0, len = 0; i < n; i++) {
+		/* an event is at most STORE_EVENT_MAX bytes: the rest counted */
+		if ((len += strlen(names[i]) + 3) > EVENT_NAMES_MAX)
+			break;
 		gen_str(g, names[i]);
+	}
 	yajl_gen_array_close(g);
+	if (i < n)
+		gen_kint(g, "services_omitted", (long long)(n - i));
 	if (force) {
 		gen_str(g, "force");
 		yajl_gen_bool(g, 1);

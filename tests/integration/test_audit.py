@@ -155,6 +155,26 @@ def test_commands_and_stop_kills(h):
     check_by_heroctl(k, cp)
 
 
+def test_command_with_many_names(h):
+    """A command naming many services is one event that fits the store
+    (at most 4 KiB): the names past the room are counted, and the store
+    keeps working."""
+    names = ["svc-%026d" % i for i in range(200)]
+    for n in names:
+        h.service(n, [{"name": "main", "exec": SLEEP}], autostart=False)
+    h.start()
+    store = h.workers()["herod: store"]
+    rc, doc, err, cp = ctl_pid(h, "stop", *names)
+    check(rc == 0, "stop: %d %s" % (rc, err))
+    e = wait_event(h, "command", command="stop")
+    check_by_heroctl(e, cp)
+    kept = e["services"]
+    check(kept == names[:len(kept)] and 0 < len(kept) < len(names) and
+          e["services_omitted"] == len(names) - len(kept), e)
+    check(len(json.dumps(e)) <= 4096, "event of %d bytes" % len(json.dumps(e)))
+    check(h.workers().get("herod: store") == store, "the store restarted")
+
+
 def test_signals_are_commands(h):
     h.service("web", [{"name": "main", "exec": SLEEP}])
     h.start()
@@ -479,7 +499,8 @@ def test_status_probe_text(h):
     check("0 consecutive failures" not in out, out)
 
 
-TESTS = [test_commands_and_stop_kills, test_signals_are_commands,
+TESTS = [test_commands_and_stop_kills, test_command_with_many_names,
+         test_signals_are_commands,
          test_stop_escalation, test_ready_timeout_kill, test_watchdog_kill,
          test_probe_restart_kill, test_prespawn_kills, test_heroctl_bound,
          test_start_with_stopped_dependency, test_json_shapes_and_texts,
