@@ -382,12 +382,12 @@ def test_heroctl_bound(h):
     # and then it is not: a real herod answers, following goes on
     h.service("web", [{"name": "main", "exec": SLEEP}])
     h.start()
-    f = subprocess.Popen([HEROCTL, "-s", h.sock, "-t", "1", "events", "-f"],
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                         stdin=subprocess.DEVNULL)
+    f = subprocess.Popen([HEROCTL, "-s", h.sock, "-t", str(SCALE), "events",
+                          "-f"], stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, stdin=subprocess.DEVNULL)
     try:
         try:
-            f.wait(2.5)
+            f.wait(SCALE + 1.5)
             raise Fail("events -f -t 1 ended: %d %r" %
                        (f.returncode, f.stderr.read()))
         except subprocess.TimeoutExpired:
@@ -464,6 +464,12 @@ def test_json_shapes_and_texts(h):
     check(rc == 0, err)
     check_keys(doc)
     check(doc["services"][0]["description"] == "the web front", doc)
+    # events as text: a command names its services, no lone service
+    rc, out, err = text(h, "stop", "slow")
+    rc, out, err = text(h, "events")
+    line = [l for l in out.splitlines() if " command " in l][-1]
+    check(" command command=stop services=[\"slow\"] by=heroctl" in line,
+          line)
     # the text of status shows the description
     rc, out, err = text(h, "status", "web")
     check("description: the web front" in out, out)
