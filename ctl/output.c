@@ -1077,28 +1077,23 @@ out_log(const char *buf, size_t len, yajl_val o)
 static int
 out_event(yajl_val o)
 {
-	const char	*service, *action, *key;
+	const char	*action, *key;
 	char		 ts[64];
 	size_t		 i;
 
 	fmt_ts(o, ts, sizeof(ts));
 	printf("%s ", ts);
 	put_safe(jstr(o, "event", "?"));
-	/* a command names no one service: its "services" follow */
-	if ((service = jstr(o, "service", NULL)) != NULL) {
-		putchar(' ');
-		put_safe(service);
-	}
-	action = NULL;
-	if (service != NULL &&
-	    (action = jstr(o, "action", NULL)) != NULL) {
+	putchar(' ');
+	put_safe(jstr(o, "service", "-"));
+	if ((action = jstr(o, "action", NULL)) != NULL) {
 		putchar('/');
 		put_safe(action);
 	}
 	for (i = 0; i < o->u.object.len; i++) {
 		key = o->u.object.keys[i];
 		if (strcmp(key, "ts") == 0 || strcmp(key, "event") == 0 ||
-		    (strcmp(key, "service") == 0 && service != NULL) ||
+		    strcmp(key, "service") == 0 ||
 		    (strcmp(key, "action") == 0 && action != NULL))
 			continue;
 		putchar(' ');

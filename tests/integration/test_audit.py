@@ -464,11 +464,11 @@ def test_json_shapes_and_texts(h):
     check(rc == 0, err)
     check_keys(doc)
     check(doc["services"][0]["description"] == "the web front", doc)
-    # events as text: a command names its services, no lone service
+    # events as text: a command names its services (no one service: -)
     rc, out, err = text(h, "stop", "slow")
     rc, out, err = text(h, "events")
     line = [l for l in out.splitlines() if " command " in l][-1]
-    check(" command command=stop services=[\"slow\"] by=heroctl" in line,
+    check(" command - command=stop services=[\"slow\"] by=heroctl" in line,
           line)
     # the text of status shows the description
     rc, out, err = text(h, "status", "web")
