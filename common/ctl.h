@@ -66,6 +66,7 @@ struct ctl_request {
 #define EXIT_UNREACH	3
 #define EXIT_NOSUCH	4
 #define EXIT_DENIED	5
+#define EXIT_TIMEOUT	6	/* no answer within heroctl's bound */
 
 struct ctl_end {
 	uint32_t	version;

@@ -96,6 +96,9 @@ const struct proto_msg proto_msgs[] = {
 	    W2P(SPAWNER) | P2W(PROBER), PROC_PROBER,
 	    { S(m_connect, service), S(m_connect, probe),
 	    S(m_connect, path) }, "the connected socket, or an errno" },
+	{ M_KILLED, "M_KILLED", FIXED(m_killed), PROTO_FD_NEVER, 0,
+	    W2P(SPAWNER), -1, { SREF(m_killed), S(m_killed, why) },
+	    "a signal it sent: who, which, why (events)" },
 
 	{ M_WATCH, "M_WATCH", FIXED(m_watch), PROTO_FD_NEVER, 0, P2W(PROBER),
 	    -1, { SREF(m_watch) }, "watch readiness of this instance" },

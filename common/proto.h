@@ -52,6 +52,7 @@ enum m_type {
 	M_REOPEN_LOGS,		/* p->s: struct m_ref: send M_LOGFDs again */
 	M_CONNECT_REQ,		/* prober->p->s: struct m_connect */
 	M_CONNECT_FD,		/* s->p->prober: struct m_connect (+ fd) */
+	M_KILLED,		/* s->p: struct m_killed */
 
 	/* prober */
 	M_WATCH = 40,		/* p->prober: struct m_watch */
@@ -127,6 +128,26 @@ struct m_stop {
 	uint32_t	timeout_ms;
 	uint32_t	pad;
 };
+
+/*
+ * A signal the spawner sent: to an instance it stops (M_STOP, and the
+ * SIGKILL after its timeout), or before a spawn to a process named by
+ * the pid file or holding a declared socket or port.
+ */
+struct m_killed {
+	struct m_ref	ref;		/* the instance stopped or spawned */
+	int32_t		pid;		/* the process signalled */
+	int32_t		signal;
+	uint32_t	cause;		/* KILLED_* */
+	uint32_t	pad;
+	char		why[REASON_BUF];
+};
+#define KILLED_STOP		1	/* the stop signal of M_STOP */
+#define KILLED_STOP_TIMEOUT	2	/* SIGKILL: not gone in time */
+#define KILLED_SINGLETON	3	/* pre-spawn: a previous instance */
+#define KILLED_KILL_OTHERS	4	/* pre-spawn: a holder of a socket/port */
+#define KILLED_PRESPAWN_TIMEOUT	5	/* pre-spawn: SIGKILL, not gone */
+#define KILLED_MAX		5
 
 struct m_adopted {
 	struct m_ref	ref;

@@ -32,6 +32,8 @@ struct parse_result {
 /* heroctl.c */
 __attribute__((noreturn))
 void		 usage(void);
+__attribute__((noreturn))
+void		 usage_msg(const char *);
 
 /* parser.c */
 void		 parse(int, char *[], struct parse_result *);
@@ -43,6 +45,8 @@ void		 parse(int, char *[], struct parse_result *);
 int		 out_document(const struct parse_result *, const char *,
 		    size_t);
 int		 out_line(const struct parse_result *, const char *, size_t);
+/* {"error":msg,"exit_code":code} on stdout (-j). */
+void		 out_error(int, const char *);
 /* Text from herod with every terminal control made visible as \xHH. */
 void		 put_text(FILE *, const char *, size_t, int keepnl);
 

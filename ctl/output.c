@@ -720,7 +720,7 @@ out_services(yajl_val doc)
 	yajl_val	 svcs, svc, acts, a, probes, p, v;
 	const char	*s;
 	size_t		 i, j;
-	long long	 pid, dropped;
+	long long	 pid, dropped, n;
 	char		 up[32];
 
 	if ((svcs = jget(doc, "services")) == NULL || !YAJL_IS_ARRAY(svcs))
@@ -738,6 +738,11 @@ out_services(yajl_val doc)
 			putchar(')');
 		}
 		putchar('\n');
+		if (*(s = jstr(svc, "description", "")) != '\0') {
+			fputs("  description: ", stdout);
+			put_safe(s);
+			putchar('\n');
+		}
 
 		acts = jget(svc, "actions");
 		for (j = 0; YAJL_IS_ARRAY(acts) && j < acts->u.array.len;
@@ -798,12 +803,17 @@ out_services(yajl_val doc)
 			p = probes->u.array.values[j];
 			fputs("  probe ", stdout);
 			put_safe(jstr(p, "name", "?"));
-			if (YAJL_IS_TRUE(jget(p, "ok")))
+			v = jget(p, "ok");
+			if (YAJL_IS_TRUE(v))
 				fputs(": ok", stdout);
+			else if (v == NULL || YAJL_IS_NULL(v))
+				fputs(": not run yet", stdout);
 			else
 				fputs(": FAIL", stdout);
-			printf(", %lld consecutive failures",
-			    jint(p, "consecutive_failures", 0));
+			/* counted failures only: none in a grace period */
+			if ((n = jint(p, "consecutive_failures", 0)) > 0)
+				printf(", %lld consecutive failure%s", n,
+				    n == 1 ? "" : "s");
 			if (*(s = jstr(p, "last_error", "")) != '\0') {
 				fputs(", last error: ", stdout);
 				put_safe(s);
@@ -949,6 +959,28 @@ out_shutdown(yajl_val doc)
 	else
 		printf("herod is stopping all services and shutting down\n");
 	return (0);
+}
+
+void
+out_error(int code, const char *msg)
+{
+	const unsigned char	*buf;
+	size_t			 len;
+	yajl_gen		 g;
+
+	if ((g = yajl_gen_alloc(NULL)) == NULL)
+		err(EXIT_FAILED, NULL);
+	yajl_gen_map_open(g);
+	yajl_gen_string(g, (const unsigned char *)"error", 5);
+	yajl_gen_string(g, (const unsigned char *)msg, strlen(msg));
+	yajl_gen_string(g, (const unsigned char *)"exit_code", 9);
+	yajl_gen_integer(g, code);
+	yajl_gen_map_close(g);
+	if (yajl_gen_get_buf(g, &buf, &len) == yajl_gen_status_ok) {
+		put_json((const char *)buf, len);
+		putchar('\n');
+	}
+	yajl_gen_free(g);
 }
 
 int

@@ -102,12 +102,14 @@ static void	 usage_error(const char *, ...)
 static void
 usage_error(const char *fmt, ...)
 {
+	char	 msg[512];
 	va_list	 ap;
 
 	va_start(ap, fmt);
-	vwarnx(fmt, ap);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	usage();
+	warnx("%s", msg);
+	usage_msg(msg);
 }
 
 /* An exact match wins; otherwise a prefix of exactly one command. */

@@ -324,7 +324,7 @@ cmd_list(struct client *c)
 	gen_str(g, "services");
 	yajl_gen_array_open(g);
 	RB_FOREACH(s, svc_tree, &pt.svcs)
-		status_service(g, s, 0);
+		status_service(g, s);
 	yajl_gen_array_close(g);
 	yajl_gen_map_close(g);
 	client_gen_end(c, g, EXIT_OK, NULL);
@@ -346,7 +346,7 @@ client_reply_status(struct client *c)
 			code = EXIT_FAILED;
 			continue;
 		}
-		status_service(g, s, 1);
+		status_service(g, s);
 		if (s->state != SS_RUNNING)
 			code = EXIT_FAILED;
 	}
@@ -582,7 +582,10 @@ wait_check(struct client *c)
 		if ((s = svc_find(c->names[i])) != NULL) {
 			st = service_state_name(s->state);
 			why = s->reason;
-			if ((r = wait_outcome(c, s)) != 1 && ml < sizeof(msg))
+			r = wait_outcome(c, s);
+			/* --no-wait: only a failure is worth a message */
+			if (r != 1 && !(r == 0 && c->waiting == WAIT_NOWAIT) &&
+			    ml < sizeof(msg))
 				ml += snprintf(msg + ml, sizeof(msg) - ml,
 				    "%s%s: %s%s%s%s", ml ? "; " : "",
 				    s->name, r == 0 ? "timeout, still " : "",
@@ -608,6 +611,55 @@ control_state_changed(struct svc *changed)
 	TAILQ_FOREACH_SAFE(c, &clients, entry, next)
 		if (!c->done && c->waiting)
 			wait_check(c);
+}
+
+static int
+client_named(struct client *c, const char *name)
+{
+	size_t	 i;
+
+	for (i = 0; i < c->nnames; i++)
+		if (strcmp(c->names[i], name) == 0)
+			return 1;
+	return 0;
+}
+
+/*
+ * A start or restart of a service whose "after" names a service that is
+ * stopped or failed, and not started by the same request, would wait
+ * for it in vain: refused at once, naming it (after orders, it does not
+ * pull in).  0 or -1 with msg.
+ */
+static int
+deps_stopped(struct client *c, char *msg, size_t len)
+{
+	struct svc	*s, *d;
+	size_t		 i, j, ml = 0;
+
+	msg[0] = '\0';
+	for (i = 0; i < c->nnames; i++) {
+		if ((s = svc_find(c->names[i])) == NULL)
+			continue;
+		if (c->req.cmd == CTL_START && s->intent == INTENT_UP &&
+		    s->state != SS_FAILED && s->state != SS_STOPPED)
+			continue;	/* on its way already */
+		for (j = 0; j < s->conf->after.n; j++) {
+			d = svc_find(s->conf->after.v[j]);
+			if (d == NULL || client_named(c, d->name))
+				continue;
+			if (d->intent == INTENT_UP && d->state != SS_FAILED &&
+			    d->state != SS_STOPPED)
+				continue;
+			if (ml < len)
+				ml += snprintf(msg + ml, len - ml, "%s%s: "
+				    "waits for %s, which is %s; start it too",
+				    ml ? "; " : "", s->name, d->name,
+				    d->intent == INTENT_UP || d->state ==
+				    SS_FAILED ? service_state_name(d->state) :
+				    "stopped");
+		}
+	}
+	return ml > 0 ? -1 : 0;
 }
 
 static void
@@ -728,6 +780,19 @@ cmd_handoff(struct client *c, const void *data, size_t len)
 	sc.admin = c->admin ? 1 : 0;
 	memcpy(buf, &sc, sizeof(sc));
 	memcpy(buf + sizeof(sc), data, len);
+	if (c->req.flags & CTLF_FOLLOW) {
+		/*
+		 * An empty CTL_M_DATA: the request is accepted, so heroctl
+		 * ends its bound on the first answer and follows.  It goes
+		 * out before the store may write to the connection.
+		 */
+		msgev_send(c->mev, CTL_M_DATA, 0, 0, -1, NULL, 0);
+		msgev_flush(c->mev);
+		if (msgev_queued(c->mev) != 0) {
+			client_end(c, EXIT_FAILED, "cannot answer");
+			return;
+		}
+	}
 	if ((fd = dup(msgchan_fd(msgev_chan(c->mev)))) == -1) {
 		client_end(c, EXIT_FAILED, "dup: %s", strerror(errno));
 		return;
@@ -921,9 +986,31 @@ control_started(void)
 			client_run(c, c->deferred, c->deferred_len);
 }
 
+/*
+ * An administrative command is recorded as an event, and what it stops
+ * is asked by its client (saved: for event_actor_restore()).
+ */
+static void
+client_as_actor(struct client *c, struct actor *saved)
+{
+	struct actor	 a;
+
+	memset(&a, 0, sizeof(a));
+	a.by = ACTOR_HEROCTL;
+	a.uid = c->uid;
+	a.pid = c->pid;
+	strlcpy(a.what, cmd_name(c->req.cmd), sizeof(a.what));
+	event_command(&a, a.what, c->names, c->nnames,
+	    (c->req.flags & CTLF_FORCE) != 0, (c->req.flags & CTLF_KEEP) != 0);
+	event_actor_set(&a, saved);
+}
+
 static void
 client_run(struct client *c, void *data, size_t len)
 {
+	struct actor	 saved;
+	char		 msg[1024];
+
 	switch (c->req.cmd) {
 	case CTL_LIST:
 		cmd_list(c);
@@ -947,13 +1034,24 @@ client_run(struct client *c, void *data, size_t len)
 			client_end(c, EXIT_FAILED, "herod is shutting down");
 			return;
 		}
+		if (c->req.cmd != CTL_STOP &&
+		    deps_stopped(c, msg, sizeof(msg)) == -1) {
+			client_end(c, EXIT_FAILED, "%s", msg);
+			return;
+		}
+		client_as_actor(c, &saved);
 		cmd_lifecycle(c);
+		event_actor_restore(&saved);
 		break;
 	case CTL_RESET_FAILED:
+		client_as_actor(c, &saved);
 		cmd_reset_failed(c);
+		event_actor_restore(&saved);
 		break;
 	case CTL_RELOAD:
+		client_as_actor(c, &saved);
 		cmd_reload(c);
+		event_actor_restore(&saved);
 		break;
 	case CTL_LOGS:
 		if (c->nnames != 1) {
@@ -963,6 +1061,11 @@ client_run(struct client *c, void *data, size_t len)
 		/* FALLTHROUGH */
 	case CTL_EVENTS:
 		cmd_handoff(c, data, len);
+		break;
+	case CTL_SHUTDOWN:
+		client_as_actor(c, &saved);
+		cmd_simple(c, c->req.cmd);	/* c is gone */
+		event_actor_restore(&saved);
 		break;
 	default:
 		cmd_simple(c, c->req.cmd);

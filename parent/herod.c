@@ -451,6 +451,9 @@ parent_pid_export(void)
 static void
 sig_cb(int sig, short ev, void *arg)
 {
+	struct actor	 saved;
+
+	event_signal(sig, &saved);	/* the audit trail: who asked */
 	switch (sig) {
 	case SIGHUP:
 		log_info("SIGHUP: reloading service files");
@@ -477,6 +480,7 @@ sig_cb(int sig, short ev, void *arg)
 	case SIGPIPE:
 		break;
 	}
+	event_actor_restore(&saved);
 }
 
 static void

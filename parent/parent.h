@@ -17,6 +17,19 @@
 
 struct msgev;
 struct client;
+struct msg;
+
+/* Who asked for what herod does (events.c): for the audit trail. */
+struct actor {
+	int			 by;
+#define ACTOR_HEROD	0	/* herod's own decision */
+#define ACTOR_HEROCTL	1	/* an admin over the control socket */
+#define ACTOR_SIGNAL	2	/* a signal herod received */
+	uid_t			 uid;	/* heroctl: SO_PEERCRED */
+	pid_t			 pid;
+	int			 signal;	/* signal: which */
+	char			 what[32];	/* the command: "stop", ... */
+};
 
 struct act {
 	struct svc		*svc;
@@ -54,6 +67,8 @@ struct act {
 	uint64_t		 logs_dropped;
 	int			 adopting;	/* M_ADOPT sent */
 	int			 live;		/* counted: pid or spawn pending */
+	struct actor		 kill_by;	/* who asked for the stop */
+	const char		*kill_cause;	/* events: "stop", "watchdog" */
 };
 
 struct probe_st {
@@ -188,6 +203,13 @@ yajl_gen	 event_begin(const char *, const char *);
 void		 event_probe(struct svc *, struct probe_st *, int);
 void		 event_spawn(struct act *);
 void		 event_exit(struct act *, int, int);
+void		 event_command(const struct actor *, const char *,
+		    char **, size_t, int, int);
+void		 event_actor_set(const struct actor *, struct actor *);
+void		 event_actor_restore(const struct actor *);
+const struct actor *event_actor(void);
+void		 event_signal(int, struct actor *);
+void		 event_killed(struct msg *);
 
 /* control.c */
 void		 control_init(void);
@@ -198,7 +220,7 @@ void		 control_probe_done(const struct m_probe_now *);
 void		 control_worker_lost(enum proc_id);
 
 /* status.c */
-void		 status_service(yajl_gen, struct svc *, int);
+void		 status_service(yajl_gen, struct svc *);
 void		 gen_str(yajl_gen, const char *);
 void		 gen_kv(yajl_gen, const char *, const char *);
 void		 gen_kint(yajl_gen, const char *, long long);

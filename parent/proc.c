@@ -510,6 +510,9 @@ dispatch_spawner(struct worker *w, struct msg *m)
 		proto_copy(m, &a, sizeof(a));
 		act_adopted(&a);
 		break;
+	case M_KILLED:
+		event_killed(m);
+		break;
 	default:
 		fatalx("%s: %s passed the table", __func__,
 		    msg_type_name(m->hdr.type));

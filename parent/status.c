@@ -48,9 +48,12 @@ gen_exit(yajl_gen g, struct act *a)
 	yajl_gen_map_close(g);
 }
 
-/* full: status (everything); otherwise list (the SPEC's keys). */
+/*
+ * One action: the same keys for list and status (heroctl(8), JSON
+ * OUTPUT; docs/ARCHITECTURE.md).
+ */
 static void
-status_action(yajl_gen g, struct act *a, int full)
+status_action(yajl_gen g, struct act *a)
 {
 	int64_t	 up = 0;
 
@@ -58,23 +61,18 @@ status_action(yajl_gen g, struct act *a, int full)
 		up = now_ms() - a->started_ms;
 	yajl_gen_map_open(g);
 	gen_kv(g, "name", a->conf->name);
+	gen_kv(g, "kind", config_kind_name(a->conf->kind));
 	gen_kv(g, "state", action_state_name(a->state));
 	gen_kint(g, "pid", a->pid);
 	gen_kint(g, "job_id", (long long)a->job_id);
 	gen_kint(g, "restart_count", a->restart_count);
 	gen_kint(g, "uptime_ms", up);
-	gen_kv(g, "status", a->status_text);
 	gen_str(g, "ready");
 	yajl_gen_bool(g, a->ready);
+	gen_kv(g, "status", a->status_text);
+	gen_kv(g, "reason", a->reason);
 	gen_kint(g, "logs_written", (long long)a->logs_written);
 	gen_kint(g, "logs_dropped", (long long)a->logs_dropped);
-	if (!full) {
-		yajl_gen_map_close(g);
-		return;
-	}
-	gen_kv(g, "kind", config_kind_name(a->conf->kind));
-	gen_kv(g, "ready_mode", config_ready_mode_name(a->conf->ready_mode));
-	gen_kv(g, "reason", a->reason);
 	gen_exit(g, a);
 	yajl_gen_map_close(g);
 }
@@ -95,21 +93,20 @@ status_probe(yajl_gen g, struct probe_st *p)
 }
 
 void
-status_service(yajl_gen g, struct svc *s, int full)
+status_service(yajl_gen g, struct svc *s)
 {
 	uint64_t	 dropped = 0;
 	size_t		 i;
 
 	yajl_gen_map_open(g);
 	gen_kv(g, "name", s->name);
+	gen_kv(g, "description", s->conf->description);
 	gen_kv(g, "state", service_state_name(s->state));
 	gen_kv(g, "reason", s->reason);
-	if (full)
-		gen_kv(g, "description", s->conf->description);
 	gen_str(g, "actions");
 	yajl_gen_array_open(g);
 	for (i = 0; i < s->nacts; i++) {
-		status_action(g, &s->acts[i], full);
+		status_action(g, &s->acts[i]);
 		dropped += s->acts[i].logs_dropped;
 	}
 	yajl_gen_array_close(g);

@@ -32,7 +32,7 @@ static struct event *ev_load_timeout;
 static void	act_spawn(struct act *);
 static void	act_set(struct act *, enum action_state, const char *, ...)
 		    __attribute__((format(printf, 3, 4)));
-static void	act_kill(struct act *, int, const char *);
+static void	act_kill(struct act *, int, const char *, const char *);
 static void	act_failure(struct act *, const char *);
 static void	act_schedule_restart(struct act *, const char *);
 static void	svc_kick(struct dep_node *);
@@ -417,12 +417,30 @@ act_send_adopt(struct act *a)
 	proc_send(PROC_SPAWNER, M_ADOPT, -1, &m, sizeof(m));
 }
 
+/*
+ * cause: herod's own reason ("watchdog", ...) for the events, or NULL
+ * for a stop asked by a command or a signal (event_actor()).
+ */
 static void
-act_kill(struct act *a, int then, const char *why)
+act_kill(struct act *a, int then, const char *cause, const char *why)
 {
+	const struct actor	*by;
+
 	act_timer_stop(a);
 	a->then = then;
 	strlcpy(a->then_reason, why ? why : "", sizeof(a->then_reason));
+	if (cause == NULL) {
+		by = event_actor();
+		a->kill_by = *by;
+		a->kill_cause = "stop";
+		if (why == NULL)
+			strlcpy(a->then_reason, by->what[0] ? by->what :
+			    "stop", sizeof(a->then_reason));
+	} else {
+		memset(&a->kill_by, 0, sizeof(a->kill_by));
+		a->kill_by.by = ACTOR_HEROD;
+		a->kill_cause = cause;
+	}
 	act_set(a, AS_STOPPING, "%s", why ? why : "");
 	act_send_stop(a);
 }
@@ -437,7 +455,7 @@ act_stop(struct act *a, int keep_finished)
 	act_timer_stop(a);
 	if (a->pid > 0 || a->spawn_pending) {
 		if (a->state != AS_STOPPING || a->then != THEN_NOTHING)
-			act_kill(a, THEN_NOTHING, NULL);
+			act_kill(a, THEN_NOTHING, NULL, NULL);
 		return;
 	}
 	if (keep_finished && (a->state == AS_EXITED || a->state == AS_FAILED))
@@ -810,7 +828,7 @@ act_timer_cb(int fd, short ev, void *arg)
 		    a->conf->kind == KIND_ONESHOT ? "not finished" :
 		    "not ready", a->conf->ready_timeout_ms);
 		log_warnx("%s/%s: %s", a->svc->name, a->conf->name, why);
-		act_kill(a, THEN_FAIL, why);
+		act_kill(a, THEN_FAIL, "ready_timeout", why);
 	}
 	svc_update(a->svc);
 }
@@ -972,7 +990,7 @@ act_notify(const struct m_notify *n)
 		    "for %llu ms)", (unsigned long long)n->value);
 		log_warnx("%s/%s: %s", a->svc->name, a->conf->name, why);
 		act_set(a, AS_UNHEALTHY, "%s", why);
-		act_kill(a, THEN_FAIL, why);
+		act_kill(a, THEN_FAIL, "watchdog", why);
 		svc_update(a->svc);
 		break;
 	default:
@@ -1073,7 +1091,7 @@ svc_probe_result(const struct m_probe_result *r)
 			a = &s->acts[i];
 			if (probe_covers(p, a) && a->pid > 0 &&
 			    a->state != AS_STOPPING)
-				act_kill(a, THEN_RESTART, why);
+				act_kill(a, THEN_RESTART, "probe", why);
 		}
 		p->failures = 0;
 		p->at_threshold = 0;

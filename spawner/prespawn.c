@@ -361,8 +361,12 @@ prewait_timer_cb(int fd, short ev, void *arg)
 
 	if (!pw->killed) {
 		for (i = 0; i < pw->n; i++)
-			if (pw->fds[i] != -1)
-				pidfd_signal(pw->fds[i], SIGKILL);
+			if (pw->fds[i] != -1 &&
+			    pidfd_signal(pw->fds[i], SIGKILL) == 0)
+				report_kill(&ref, pw->pids[i], SIGKILL,
+				    KILLED_PRESPAWN_TIMEOUT, "pid %d did not "
+				    "stop within %u ms", (int)pw->pids[i],
+				    pw->timeout_ms);
 		pw->killed = 1;
 		evtimer_add(pw->ev_timer, &tv);
 		return;
@@ -430,6 +434,9 @@ prewait_add(struct prewait *pw, struct action_conf *ac, pid_t pid,
 		return 0;
 	}
 	pidfd_signal(fd, SIGCONT);
+	report_kill(&in->ref, pid, ac->stop_signal, env || !ac->kill_others ?
+	    KILLED_SINGLETON : KILLED_KILL_OTHERS, "%s: pid %d", what,
+	    (int)pid);
 	pw->pids[pw->n] = pid;
 	pw->fds[pw->n] = fd;
 	pw->evs[pw->n] = event_new(sp->base, fd, EV_READ, prewait_gone_cb,

@@ -30,6 +30,7 @@ struct inst {
 	struct event		*ev_pidfd;
 	struct event		*ev_kill;	/* stop escalation timer */
 	int			 stopping;
+	uint32_t		 stop_timeout_ms;	/* of the M_STOP */
 	int			 stop_signal;
 	char			*pidfile;	/* written by us, or NULL */
 	int			 pidfile_side;	/* with PATH.start beside */
@@ -140,7 +141,9 @@ void		 kill_job_orphans(uint64_t, int);
 
 /* stop.c */
 void		 stop_inst(const struct m_stop *);
-void		 stop_kill_group(struct inst *, int);
+int		 stop_kill_group(struct inst *, int);
+void		 report_kill(const struct m_ref *, pid_t, int, uint32_t,
+		    const char *, ...) __attribute__((format(printf, 5, 6)));
 
 /* prespawn.c */
 void		 prespawn_run(struct inst *, struct service_conf *,

@@ -1,12 +1,15 @@
 /*
  * Stopping an instance: the stop signal to its whole process group (and
  * to its orphans), then SIGKILL after stop.timeout_ms.  The parent learns
- * the end from M_EXITED, sent when the leader is reaped.
+ * the end from M_EXITED, sent when the leader is reaped, and every
+ * signal sent from M_KILLED (its events say who asked and why).
  */
 #include <sys/types.h>
 
 #include <errno.h>
 #include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -25,9 +28,9 @@
  * Its group is signalled only if that worked: the group is the one
  * the leader made at its spawn (setsid), or the one the kernel showed
  * at adoption, and its id cannot belong to another group while the
- * leader is there, even as a zombie.
+ * leader is there, even as a zombie.  1 when the leader was signalled.
  */
-void
+int
 stop_kill_group(struct inst *in, int sig)
 {
 	int	 leader = 0;
@@ -48,6 +51,26 @@ stop_kill_group(struct inst *in, int sig)
 			kill(in->pid, SIGCONT);
 	}
 	kill_job_orphans(in->ref.job_id, sig);
+	return leader;
+}
+
+/* Tell the parent about a signal sent (M_KILLED, for its events). */
+void
+report_kill(const struct m_ref *ref, pid_t pid, int sig, uint32_t cause,
+    const char *fmt, ...)
+{
+	struct m_killed	 k;
+	va_list		 ap;
+
+	memset(&k, 0, sizeof(k));
+	k.ref = *ref;
+	k.pid = pid;
+	k.signal = sig;
+	k.cause = cause;
+	va_start(ap, fmt);
+	(void)vsnprintf(k.why, sizeof(k.why), fmt, ap);
+	va_end(ap);
+	spawner_send(M_KILLED, -1, &k, sizeof(k));
 }
 
 static void
@@ -57,7 +80,10 @@ kill_timer_cb(int fd, short ev, void *arg)
 
 	log_info("%s/%s: pid %d did not stop in time, killing its group",
 	    in->ref.service, in->ref.action, (int)in->pid);
-	stop_kill_group(in, SIGKILL);
+	if (stop_kill_group(in, SIGKILL))
+		report_kill(&in->ref, in->pid, SIGKILL, KILLED_STOP_TIMEOUT,
+		    "pid %d did not stop within %u ms", (int)in->pid,
+		    in->stop_timeout_ms);
 }
 
 static void
@@ -77,6 +103,7 @@ stop_inst(const struct m_stop *req)
 {
 	struct inst	*in;
 	struct timeval	 tv;
+	int		 sig;
 
 	in = inst_find_ref(&req->ref);
 	if (in == NULL || (req->pid > 0 && in->pid != req->pid)) {
@@ -92,7 +119,10 @@ stop_inst(const struct m_stop *req)
 	if (in->stopping == 1)
 		return;
 	in->stopping = 1;
-	stop_kill_group(in, req->signal > 0 ? req->signal : SIGTERM);
+	in->stop_timeout_ms = req->timeout_ms;
+	sig = req->signal > 0 ? req->signal : SIGTERM;
+	if (stop_kill_group(in, sig))
+		report_kill(&in->ref, in->pid, sig, KILLED_STOP, "stop");
 	tv.tv_sec = req->timeout_ms / 1000;
 	tv.tv_usec = (req->timeout_ms % 1000) * 1000;
 	if (in->ev_kill == NULL)
