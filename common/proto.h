@@ -257,6 +257,13 @@ struct m_store_job {
 	uint32_t	state;		/* enum action_state (state.h) */
 	int32_t		wstatus;	/* last exit, -1 none */
 	int64_t		updated_ms;	/* wall clock, ms */
+	/*
+	 * Display text kept across herod restarts: the sd_notify STATUS=
+	 * text and the reason of the state.  From the database, which the
+	 * worker user can write: shown, never interpreted.
+	 */
+	char		status_text[REASON_BUF];
+	char		reason[REASON_BUF];
 };
 
 struct m_store_load_done {

@@ -826,6 +826,42 @@ out_services(yajl_val doc)
 	return (0);
 }
 
+/*
+ * herod: store restarting (died 5 times, last: exit 1), next try in 8 s
+ * A line for each worker that is not running; none when all are.
+ */
+static void
+out_workers(yajl_val doc)
+{
+	yajl_val	 ws, w;
+	const char	*state;
+	long long	 next;
+	size_t		 i;
+
+	if ((ws = jget(doc, "workers")) == NULL || !YAJL_IS_OBJECT(ws))
+		return;
+	for (i = 0; i < ws->u.object.len; i++) {
+		w = ws->u.object.values[i];
+		state = jstr(w, "state", "?");
+		if (strcmp(state, "running") == 0)
+			continue;
+		fputs("herod: ", stdout);
+		put_safe(ws->u.object.keys[i]);
+		putchar(' ');
+		put_safe(state);
+		if (jint(w, "deaths", 0) > 0) {
+			printf(" (died %lld time%s, last: ", jint(w, "deaths", 0),
+			    jint(w, "deaths", 0) == 1 ? "" : "s");
+			put_safe(jstr(w, "last_exit", "?"));
+			putchar(')');
+		}
+		next = jint(w, "next_try_ms", 0);
+		if (strcmp(state, "restarting") == 0)
+			printf(", next try in %lld s", (next + 999) / 1000);
+		putchar('\n');
+	}
+}
+
 static int
 out_results(yajl_val doc)
 {
@@ -1001,10 +1037,12 @@ out_document(const struct parse_result *res, const char *buf, size_t len)
 	if ((doc = json_parse(buf, len, errbuf, sizeof(errbuf))) != NULL) {
 		switch (res->cmd) {
 		case CTL_LIST:
-			rv = out_list(doc);
+			if ((rv = out_list(doc)) == 0)
+				out_workers(doc);
 			break;
 		case CTL_STATUS:
-			rv = out_services(doc);
+			if ((rv = out_services(doc)) == 0)
+				out_workers(doc);
 			break;
 		case CTL_START:
 		case CTL_STOP:

@@ -326,6 +326,7 @@ cmd_list(struct client *c)
 	RB_FOREACH(s, svc_tree, &pt.svcs)
 		status_service(g, s);
 	yajl_gen_array_close(g);
+	status_workers(g);
 	yajl_gen_map_close(g);
 	client_gen_end(c, g, EXIT_OK, NULL);
 }
@@ -351,6 +352,7 @@ client_reply_status(struct client *c)
 			code = EXIT_FAILED;
 	}
 	yajl_gen_array_close(g);
+	status_workers(g);
 	yajl_gen_map_close(g);
 	client_gen_end(c, g, code, NULL);
 }

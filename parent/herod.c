@@ -33,6 +33,7 @@ struct herod_env	 herod_env;
 struct parent		 pt;
 
 static struct event	*ev_sigs[7];
+static int		 start_pipe = -1;	/* to the waiting launcher */
 
 __attribute__((noreturn)) static void
 usage(void)
@@ -67,6 +68,41 @@ path_default(char *buf, size_t len, const char *flag, const char *sys,
 		errx(1, "path too long");
 }
 
+/*
+ * The workers get the paths on their command line and the store
+ * changes into the state directory before it chroots there: a relative
+ * path would be resolved twice.  Every path is made absolute (against
+ * the directory herod was started in) before anything uses it.
+ */
+static void
+path_absolute(char *buf, size_t len, const char *what)
+{
+	char	 cwd[PATH_MAX], tmp[PATH_MAX];
+	int	 n;
+
+	if (buf[0] == '/')
+		return;
+	if (getcwd(cwd, sizeof(cwd)) == NULL)
+		err(1, "%s: %s is relative and the current directory is "
+		    "unknown", what, buf);
+	n = snprintf(tmp, sizeof(tmp), "%s/%s", cwd, buf);
+	if (n < 0 || (size_t)n >= sizeof(tmp) || (size_t)n >= len)
+		errx(1, "%s: %s/%s: path too long", what, cwd, buf);
+	(void)strlcpy(buf, tmp, len);
+}
+
+/* Once it exists: its canonical name, which is what we checked. */
+static void
+path_canonical(char *buf, size_t len, const char *what)
+{
+	char	 real[PATH_MAX];
+
+	if (realpath(buf, real) == NULL)
+		err(1, "%s: %s", what, buf);
+	if (strlcpy(buf, real, len) >= len)
+		errx(1, "%s: %s: path too long", what, real);
+}
+
 static void
 env_setup(const char *c, const char *s, const char *r, const char *u,
     const char *g, int check)
@@ -82,6 +118,12 @@ env_setup(const char *c, const char *s, const char *r, const char *u,
 	    "/var/lib/herod", "XDG_STATE_HOME", ".local/state/herod", 0);
 	path_default(herod_env.rundir, sizeof(herod_env.rundir), r,
 	    "/run/herod", "XDG_RUNTIME_DIR", NULL, 1);
+	path_absolute(herod_env.confdir, sizeof(herod_env.confdir),
+	    "service directory");
+	path_absolute(herod_env.statedir, sizeof(herod_env.statedir),
+	    "state directory");
+	path_absolute(herod_env.rundir, sizeof(herod_env.rundir),
+	    "run directory");
 	if (g != NULL) {
 		if (getgrnam(g) == NULL)
 			errx(1, "-G %s: no such group", g);
@@ -429,6 +471,15 @@ dirs_setup(void)
 		    herod_env.worker_uid, herod_env.user);
 	statedir_check_db(fd);
 	close(fd);
+
+	/* checked and made: from now on by their canonical names */
+	path_canonical(herod_env.rundir, sizeof(herod_env.rundir),
+	    "run directory");
+	path_canonical(herod_env.statedir, sizeof(herod_env.statedir),
+	    "state directory");
+	if (access(herod_env.confdir, F_OK) == 0)
+		path_canonical(herod_env.confdir, sizeof(herod_env.confdir),
+		    "service directory");
 }
 
 /*
@@ -497,28 +548,81 @@ signals_init(void)
 	}
 }
 
+/*
+ * Detach, but let the command that started herod tell a start from a
+ * failure: it waits until every worker has set itself up (exit 0) or
+ * one could not (herod_start_failed: the reason on stderr, exit 1).
+ * Until then the daemon keeps its stdout and stderr.
+ */
 static void
 daemonize(void)
 {
-	int	 fd;
+	int	 fd, p[2];
+	char	 c;
+	ssize_t	 n;
 
+	if (pipe2(p, O_CLOEXEC) == -1)
+		err(1, "pipe");
 	switch (fork()) {
 	case -1:
 		err(1, "fork");
 	case 0:
 		break;
 	default:
-		_exit(0);
+		close(p[1]);
+		while ((n = read(p[0], &c, 1)) == -1 && errno == EINTR)
+			;
+		_exit(n == 1 && c == 'S' ? 0 : 1);
 	}
+	close(p[0]);
+	start_pipe = p[1];
 	if (setsid() == -1)
 		err(1, "setsid");
 	if ((fd = open("/dev/null", O_RDWR)) != -1) {
 		dup2(fd, 0);
+		if (fd > 2)
+			close(fd);
+	}
+}
+
+/* Every worker got through its set-up once: herod has started. */
+void
+herod_started(void)
+{
+	int	 fd;
+
+	log_info("started in %s mode: services %s, state %s, run %s",
+	    herod_env.sysmode ? "system" : "user", herod_env.confdir,
+	    herod_env.statedir, herod_env.rundir);
+	if (start_pipe == -1)
+		return;
+	if ((fd = open("/dev/null", O_RDWR)) != -1) {
 		dup2(fd, 1);
 		dup2(fd, 2);
 		if (fd > 2)
 			close(fd);
 	}
+	(void)write(start_pipe, "S", 1);
+	close(start_pipe);
+	start_pipe = -1;
+}
+
+/*
+ * A worker could not set itself up while herod started: say so where
+ * the operator looks (stderr, also when detached) and give up.  No
+ * service was touched: they start only once every worker is ready.
+ */
+void
+herod_start_failed(const char *why)
+{
+	log_warnx("%s: not starting", why);
+	if (!herod_env.foreground)
+		fprintf(stderr, "herod: %s: not starting (the %s is in the "
+		    "system log; herod -d shows it here)\n", why,
+		    "worker's own message");
+	control_cleanup();
+	proc_kill_all();
+	exit(1);
 }
 
 /* herod -W NAME ...: a re-exec'd worker. */
@@ -591,9 +695,6 @@ main(int argc, char *argv[], char *envp[])
 	control_init();
 	proc_init(argv[0]);
 	proc_start_all();
-	log_info("started in %s mode: services %s, state %s, run %s",
-	    herod_env.sysmode ? "system" : "user", herod_env.confdir,
-	    herod_env.statedir, herod_env.rundir);
 	event_base_dispatch(pt.base);
 	control_cleanup();
 	log_info("exiting");

@@ -150,8 +150,26 @@ void		 proc_flush(enum proc_id);
 int		 proc_ready(enum proc_id);
 void		 proc_reap(void);
 void		 proc_stop_all(void);
+void		 proc_kill_all(void);
 void		 proc_push_service(struct service_conf *);
 void		 proc_push_remove(const char *);
+
+/* What list and status say of a worker (proc_info). */
+struct proc_info {
+	const char	*name;
+	const char	*state;		/* running starting restarting stopped */
+	pid_t		 pid;
+	uint32_t	 deaths;	/* in a row, without staying up */
+	uint32_t	 deaths_total;
+	char		 last_exit[64];	/* "exit 1", "signal KILL", "" */
+	int64_t		 next_try_ms;	/* restarting: in this many ms */
+	int64_t		 uptime_ms;
+};
+int		 proc_info(enum proc_id, struct proc_info *);
+
+/* herod.c: the end of the start */
+void		 herod_started(void);
+__attribute__((noreturn)) void	herod_start_failed(const char *);
 
 /* svc.c: the state machine */
 struct svc	*svc_find(const char *);
@@ -221,6 +239,7 @@ void		 control_worker_lost(enum proc_id);
 
 /* status.c */
 void		 status_service(yajl_gen, struct svc *);
+void		 status_workers(yajl_gen);
 void		 gen_str(yajl_gen, const char *);
 void		 gen_kv(yajl_gen, const char *, const char *);
 void		 gen_kint(yajl_gen, const char *, long long);

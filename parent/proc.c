@@ -1,7 +1,9 @@
 /*
  * The workers: fork + re-exec of /proc/self/exe with "-W NAME" and the
  * parent's socket on fd 3, a ready handshake, the configuration push with
- * an ack, and a restart (with a short backoff) whenever one dies.
+ * an ack, and a restart whenever one dies: at once after a worker that
+ * stayed up, with a doubling delay (1 s to 60 s) while it keeps dying.
+ * A worker that cannot set itself up when herod starts fails the start.
  * Services are never touched by a worker's death.
  */
 #include <sys/socket.h>
@@ -20,6 +22,7 @@
 #include <unistd.h>
 
 #include <event2/event.h>
+#include <yajl/yajl_gen.h>
 
 #include "herod.h"
 #include "log.h"
@@ -28,6 +31,9 @@
 #include "util.h"
 
 #define READY_TIMEOUT_S	10
+#define BACKOFF_FIRST_MS	1000	/* second death in a row */
+#define BACKOFF_MAX_MS		60000
+#define STABLE_MS		10000	/* up this long: a fresh start */
 
 struct worker {
 	const char	*name;
@@ -37,8 +43,14 @@ struct worker {
 	int		 hello;		/* M_WORKER_READY seen */
 	int		 hello_seen;	/* ... by this process */
 	int		 loading;	/* M_STORE_LOAD sent, no DONE yet */
-	int		 restarts;
+	int		 up_once;	/* M_WORKER_READY seen, ever */
+	uint32_t	 deaths;	/* in a row, without staying up */
+	uint32_t	 deaths_total;
+	int		 last_status;	/* wait status of the last death */
+	uint32_t	 delay_ms;	/* of the pending restart */
+	int64_t		 restart_at;	/* monotonic ms, 0: none pending */
 	int64_t		 last_start;
+	int64_t		 hello_ms;	/* monotonic, last M_WORKER_READY */
 	int64_t		 drop_start;	/* rate limit of drop logs */
 	uint32_t	 drop_count;
 	struct event	*ev_restart;
@@ -170,7 +182,80 @@ proc_closed(struct msgev *mev, void *arg)
 static void
 restart_cb(int fd, short ev, void *arg)
 {
+	workers[(intptr_t)arg].restart_at = 0;
 	proc_start((enum proc_id)(intptr_t)arg);
+}
+
+/* "exit 1", "signal KILL": how a worker ended. */
+static void
+proc_status_text(int st, char *buf, size_t len)
+{
+	if (WIFSIGNALED(st))
+		snprintf(buf, len, "signal %s",
+		    config_signal_name(WTERMSIG(st)));
+	else if (WIFEXITED(st))
+		snprintf(buf, len, "exit %d", WEXITSTATUS(st));
+	else
+		snprintf(buf, len, "status %d", st);
+}
+
+int
+proc_info(enum proc_id id, struct proc_info *pi)
+{
+	struct worker	*w = &workers[id];
+	int64_t		 now = now_ms();
+
+	if (id <= PROC_PARENT || id >= PROC_MAX)
+		return -1;
+	memset(pi, 0, sizeof(*pi));
+	pi->name = w->name;
+	pi->pid = w->pid;
+	if (w->restart_at != 0 && w->pid == 0) {
+		pi->state = "restarting";
+		pi->next_try_ms = w->restart_at > now ?
+		    w->restart_at - now : 0;
+	} else if (w->pid > 0 && w->ready)
+		pi->state = "running";
+	else if (w->pid > 0)
+		pi->state = "starting";
+	else
+		pi->state = "stopped";
+	/* up long enough: its next death is a fresh start */
+	if (w->pid > 0 && w->ready && w->hello_ms > 0 &&
+	    now - w->hello_ms >= STABLE_MS)
+		pi->deaths = 0;
+	else
+		pi->deaths = w->deaths;
+	pi->deaths_total = w->deaths_total;
+	if (w->deaths_total > 0)
+		proc_status_text(w->last_status, pi->last_exit,
+		    sizeof(pi->last_exit));
+	if (w->pid > 0 && w->hello_ms > 0)
+		pi->uptime_ms = now - w->hello_ms;
+	return 0;
+}
+
+/* A worker died or came back: an event (the store's own come later). */
+static void
+proc_event(struct worker *w, const char *state, pid_t pid)
+{
+	yajl_gen	 g;
+	char		 buf[64];
+
+	if ((g = yajl_gen_alloc(NULL)) == NULL)
+		fatalx("%s: yajl_gen_alloc", __func__);
+	yajl_gen_map_open(g);
+	gen_kint(g, "ts", wall_ms());
+	gen_kv(g, "event", "worker");
+	gen_kv(g, "worker", w->name);
+	gen_kv(g, "state", state);
+	gen_kint(g, "pid", pid);
+	gen_kint(g, "deaths", w->deaths);
+	proc_status_text(w->last_status, buf, sizeof(buf));
+	gen_kv(g, "last_exit", buf);
+	if (w->restart_at != 0)
+		gen_kint(g, "next_try_ms", w->delay_ms);
+	event_emit(g);
 }
 
 static void
@@ -219,13 +304,21 @@ proc_start(enum proc_id id)
 		argv[i++] = herod_env.user;
 	}
 	argv[i] = NULL;
-	/* posix_spawn: no copy of the parent, whose memory grows with N */
+	/*
+	 * posix_spawn: no copy of the parent, whose memory grows with N.
+	 * Detached, a worker logs to syslog: it gets /dev/null, never the
+	 * terminal that started herod (which waits for its end of file).
+	 */
 	if ((errno = posix_spawn_file_actions_init(&fa)) != 0 ||
 	    (errno = posix_spawn_file_actions_adddup2(&fa, sv[1],
 	    WORKER_FD)) != 0 ||
 	    (errno = posix_spawn_file_actions_addclosefrom_np(&fa,
 	    WORKER_FD + 1)) != 0)
 		fatal("%s: posix_spawn_file_actions", __func__);
+	for (v = 0; !herod_env.foreground && v <= 2; v++)
+		if ((errno = posix_spawn_file_actions_addopen(&fa, v,
+		    "/dev/null", O_RDWR, 0)) != 0)
+			fatal("%s: posix_spawn_file_actions", __func__);
 	rc = posix_spawn(&pid, self_exe, &fa, NULL, argv, environ);
 	posix_spawn_file_actions_destroy(&fa);
 	close(sv[1]);
@@ -235,7 +328,8 @@ proc_start(enum proc_id id)
 		close(sv[0]);
 		/* tried again like a worker dying at start: not in a loop */
 		w->hello_seen = 0;
-		proc_died(id, 1 << 8);
+		w->pid = 0;
+		proc_died(id, 127 << 8);
 		return;
 	}
 	w->pid = pid;
@@ -260,19 +354,31 @@ proc_start_all(void)
 	proc_start(PROC_PROBER);
 }
 
-/* Restart a dead worker: at once, or after 1 s if it keeps dying. */
+/*
+ * Restart a dead worker.  One that stayed up STABLE_MS after its
+ * handshake comes back at once; one that keeps dying (in its set-up,
+ * or soon after) waits 1 s, then 2, 4, ... up to 60 s between tries,
+ * and is reported in list, status and events meanwhile.  A worker that
+ * never got through its set-up since herod started fails the start.
+ */
 static void
 proc_died(enum proc_id id, int st)
 {
 	struct worker	*w = &workers[id];
-	struct timeval	 tv = { 0, 0 };
+	struct timeval	 tv;
+	char		 how[64], msg[256];
+	pid_t		 pid = w->pid;
+	int64_t		 now = now_ms();
 
+	proc_status_text(st, how, sizeof(how));
 	if (WIFSIGNALED(st))
-		log_warnx("%s (pid %d) killed by signal %d", w->name,
-		    (int)w->pid, WTERMSIG(st));
+		log_warnx("%s (pid %d) killed by signal %d%s", w->name,
+		    (int)pid, WTERMSIG(st),
+		    w->hello_seen ? "" : " before it was ready");
 	else
-		log_warnx("%s (pid %d) exited with status %d", w->name,
-		    (int)w->pid, WEXITSTATUS(st));
+		log_warnx("%s (pid %d) exited with status %d%s", w->name,
+		    (int)pid, WEXITSTATUS(st),
+		    w->hello_seen ? "" : " before it was ready");
 	w->pid = 0;
 	if (w->mev != NULL) {
 		msgev_free(w->mev);
@@ -280,16 +386,34 @@ proc_died(enum proc_id id, int st)
 		control_worker_lost(id);
 	}
 	w->ready = w->hello = w->loading = 0;
+	w->last_status = st;
+	w->deaths_total++;
 	if (pt.shutting_down && svc_all_stopped())
 		return;
-	/*
-	 * Killed after its handshake: back at once.  Dying before it (a
-	 * crash at start) repeatedly: wait a second between tries.
-	 */
-	if (!w->hello_seen && w->restarts++ > 3)
-		tv.tv_sec = 1;
-	else if (w->hello_seen)
-		w->restarts = 0;
+	if (!w->up_once && !pt.shutting_down) {
+		snprintf(msg, sizeof(msg), "the %s could not set itself up "
+		    "(%s before it was ready)", w->name, how);
+		herod_start_failed(msg);
+	}
+	if (w->hello_seen && w->hello_ms > 0 && now - w->hello_ms >=
+	    STABLE_MS)
+		w->deaths = 0;
+	w->deaths++;
+	if (w->deaths <= 1)
+		w->delay_ms = 0;
+	else if (w->deaths - 2 >= 6)
+		w->delay_ms = BACKOFF_MAX_MS;
+	else
+		w->delay_ms = BACKOFF_FIRST_MS << (w->deaths - 2);
+	if (w->delay_ms > BACKOFF_MAX_MS)
+		w->delay_ms = BACKOFF_MAX_MS;
+	w->restart_at = now + w->delay_ms;
+	if (w->delay_ms > 0)
+		log_warnx("%s died %u times in a row: next try in %u s",
+		    w->name, w->deaths, w->delay_ms / 1000);
+	proc_event(w, "restarting", pid);
+	tv.tv_sec = w->delay_ms / 1000;
+	tv.tv_usec = (w->delay_ms % 1000) * 1000;
 	if (w->ev_restart == NULL)
 		w->ev_restart = evtimer_new(pt.base, restart_cb,
 		    (void *)(intptr_t)id);
@@ -324,6 +448,17 @@ proc_reap(void)
 	}
 	if (pt.shutting_down && svc_all_stopped())
 		proc_stop_all();
+}
+
+/* herod gives up at its start: no worker outlives it. */
+void
+proc_kill_all(void)
+{
+	int	 id;
+
+	for (id = 1; id < PROC_MAX; id++)
+		if (workers[id].pid > 0)
+			kill(workers[id].pid, SIGKILL);
 }
 
 void
@@ -464,9 +599,19 @@ proc_hello(struct worker *w, enum proc_id id)
 	}
 	w->hello = 1;
 	w->hello_seen = 1;
+	w->hello_ms = now_ms();
 	evtimer_del(w->ev_timeout);
 	log_debug("%s: %s ready", __func__, w->name);
 	proc_configure(id);
+	if (w->deaths > 0)
+		proc_event(w, "running", w->pid);
+	if (!w->up_once) {
+		w->up_once = 1;
+		for (id = 1; id < PROC_MAX; id++)
+			if (!workers[id].up_once)
+				return;
+		herod_started();
+	}
 }
 
 static void

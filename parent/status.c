@@ -118,3 +118,33 @@ status_service(yajl_gen g, struct svc *s)
 	gen_kint(g, "logs_dropped", (long long)dropped);
 	yajl_gen_map_close(g);
 }
+
+/*
+ * "workers": {"store": {"state":"restarting","pid":0,"deaths":5,
+ * "last_exit":"exit 1","next_try_ms":7400,...}, ...}: a worker that
+ * keeps dying is never hidden.
+ */
+void
+status_workers(yajl_gen g)
+{
+	struct proc_info	 pi;
+	int			 id;
+
+	gen_str(g, "workers");
+	yajl_gen_map_open(g);
+	for (id = PROC_PARENT + 1; id < PROC_MAX; id++) {
+		if (proc_info((enum proc_id)id, &pi) == -1)
+			continue;
+		gen_str(g, pi.name);
+		yajl_gen_map_open(g);
+		gen_kv(g, "state", pi.state);
+		gen_kint(g, "pid", pi.pid);
+		gen_kint(g, "uptime_ms", pi.uptime_ms);
+		gen_kint(g, "deaths", pi.deaths);
+		gen_kint(g, "deaths_total", pi.deaths_total);
+		gen_kv(g, "last_exit", pi.last_exit);
+		gen_kint(g, "next_try_ms", pi.next_try_ms);
+		yajl_gen_map_close(g);
+	}
+	yajl_gen_map_close(g);
+}

@@ -250,6 +250,8 @@ act_store(struct act *a)
 	j.state = a->state;
 	j.wstatus = a->has_exit ? a->wstatus : -1;
 	j.updated_ms = wall_ms();
+	strlcpy(j.status_text, a->status_text, sizeof(j.status_text));
+	strlcpy(j.reason, a->reason, sizeof(j.reason));
 	if (a->job_id != 0)
 		proc_send(PROC_STORE, M_STORE_JOB, -1, &j, sizeof(j));
 }
@@ -970,6 +972,7 @@ act_notify(const struct m_notify *n)
 	switch (n->what) {
 	case NOTIFY_STATUS:
 		strlcpy(a->status_text, n->text, sizeof(a->status_text));
+		act_store(a);	/* kept across a restart of herod */
 		break;
 	case NOTIFY_EXTEND_TIMEOUT:
 		if (a->timer_kind == TIMER_READY)
@@ -979,9 +982,11 @@ act_notify(const struct m_notify *n)
 		snprintf(a->status_text, sizeof(a->status_text),
 		    "errno %llu: %s", (unsigned long long)n->value,
 		    strerror((int)n->value));
+		act_store(a);
 		break;
 	case NOTIFY_STOPPING:
 		strlcpy(a->status_text, "stopping", sizeof(a->status_text));
+		act_store(a);
 		break;
 	case NOTIFY_WATCHDOG_MISSED:
 		if (a->state == AS_STOPPING)
@@ -1426,6 +1431,41 @@ svc_load_record(const struct m_store_service *r)
 	s->was_running = -1;	/* marks "recorded" until maybe_start */
 }
 
+/*
+ * Text read back from the database, which the worker user can write:
+ * only for display, and only printable.  Control bytes and bytes that
+ * are not UTF-8 become '?' (the prober makes STATUS= printable ASCII,
+ * so a text of ours comes back as it was).
+ */
+static void
+load_text(char *dst, size_t len, const char *src)
+{
+	const unsigned char	*p = (const unsigned char *)src;
+	size_t			 o = 0, n, k;
+
+	while (*p != '\0' && o + 1 < len) {
+		if (*p >= 0x20 && *p < 0x7f) {
+			dst[o++] = (char)*p++;
+			continue;
+		}
+		n = (*p & 0xe0) == 0xc0 && *p >= 0xc2 ? 2 :
+		    (*p & 0xf0) == 0xe0 ? 3 :
+		    (*p & 0xf8) == 0xf0 && *p <= 0xf4 ? 4 : 0;
+		for (k = 1; k < n; k++)
+			if ((p[k] & 0xc0) != 0x80)
+				break;
+		if (n == 0 || k < n || o + n >= len) {
+			dst[o++] = '?';
+			p++;
+			continue;
+		}
+		memcpy(dst + o, p, n);
+		o += n;
+		p += n;
+	}
+	dst[o] = '\0';
+}
+
 void
 svc_load_job(const struct m_store_job *j)
 {
@@ -1445,6 +1485,8 @@ svc_load_job(const struct m_store_job *j)
 	a->pgid = j->pgid;
 	a->starttime = j->starttime;
 	a->state = j->state < AS_MAX ? j->state : AS_STOPPED;
+	load_text(a->status_text, sizeof(a->status_text), j->status_text);
+	load_text(a->reason, sizeof(a->reason), j->reason);
 	if (j->wstatus != -1) {
 		a->has_exit = 1;
 		a->exit_known = 1;
@@ -1567,7 +1609,8 @@ svc_recover(struct svc *s)
 				continue;
 			}
 			act_forget(a);
-			if (a->state == AS_FAILED)
+			/* its own reason, as recorded (an older herod's none) */
+			if (a->state == AS_FAILED && a->reason[0] == '\0')
 				strlcpy(a->reason, "failed before herod "
 				    "restarted", sizeof(a->reason));
 		}

@@ -48,11 +48,27 @@ inst_ref_cmp(struct inst *a, struct inst *b)
 }
 RB_GENERATE(inst_refs, inst, by_ref, inst_ref_cmp);
 
+/*
+ * A burst of M_SPAWN is handled in one turn of the loop (every queued
+ * request is dispatched before the loop writes anything): the outcome
+ * of each spawn, and an exit, goes out at once, not after the whole
+ * burst, so that the parent's status never lags a process that runs.
+ */
 void
 spawner_send(uint32_t type, int fd, const void *data, size_t len)
 {
 	if (msgev_send(sp->parent, type, 0, 0, fd, data, len) == -1)
 		fatal("%s: msgev_send type %u", __func__, type);
+	switch (type) {
+	case M_SPAWNED:
+	case M_SPAWN_FAILED:
+	case M_EXITED:
+	case M_ADOPTED:
+		msgev_flush(sp->parent);
+		break;
+	default:
+		break;
+	}
 }
 
 void

@@ -96,8 +96,8 @@ static const char *db_stmt_sql[ST_MAX] = {
 	    "(name, intent, run_id, updated) VALUES (?1, ?2, ?3, ?4)",
 	[ST_JOB] = "INSERT OR REPLACE INTO jobs(job_id, run_id, service,"
 	    " action, restart_count, pid, pgid, starttime, state, wstatus,"
-	    " updated_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10,"
-	    " ?11)",
+	    " updated_ms, status_text, reason) VALUES (?1, ?2, ?3, ?4, ?5,"
+	    " ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
 	[ST_EVENT] = "INSERT INTO events(ts, json) VALUES (?1, ?2)",
 	[ST_LOG] = "INSERT INTO logs(ts, service, action, job_id,"
 	    " restart_count, stream, line) VALUES (?1, ?2, ?3, ?4, ?5, ?6,"
@@ -181,6 +181,9 @@ static const char *migrations[] = {
 	"  dropped INTEGER NOT NULL,"
 	"  deleted INTEGER NOT NULL,"
 	"  PRIMARY KEY (service, action));",
+	/* 1 -> 2: what list shows of a job survives a restart of herod */
+	"ALTER TABLE jobs ADD COLUMN status_text TEXT NOT NULL DEFAULT '';"
+	"ALTER TABLE jobs ADD COLUMN reason TEXT NOT NULL DEFAULT '';",
 };
 #define DB_SCHEMA_VERSION	((int)nitems(migrations))
 
@@ -850,6 +853,8 @@ db_job_put(struct db *db, const struct m_store_job *j)
 	op->u.job = *j;
 	proto_terminate(op->u.job.ref.service);
 	proto_terminate(op->u.job.ref.action);
+	proto_terminate(op->u.job.status_text);
+	proto_terminate(op->u.job.reason);
 	db_enqueue(db, op);
 }
 
@@ -972,6 +977,8 @@ db_op_exec(struct db *db, struct db_op *op)
 		sqlite3_bind_int64(st, 9, j->state);
 		sqlite3_bind_int64(st, 10, j->wstatus);
 		sqlite3_bind_int64(st, 11, j->updated_ms);
+		sqlite3_bind_text(st, 12, j->status_text, -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 13, j->reason, -1, SQLITE_STATIC);
 		return db_step_done(db, st);
 	case OP_EVENT:
 		st = db->st[ST_EVENT];
@@ -1246,6 +1253,28 @@ db_flush(struct db *db)
 
 /* Load for the parent (M_STORE_LOAD). */
 
+/*
+ * A text column as display text: the database is the worker user's, so
+ * it may hold anything (NULL, a blob, a NUL inside, any length).  At
+ * most len - 1 bytes up to the first NUL, always terminated.
+ */
+static void
+db_column_text(sqlite3_stmt *st, int col, char *buf, size_t len)
+{
+	const unsigned char	*t;
+	int			 n;
+
+	buf[0] = '\0';
+	if ((t = sqlite3_column_text(st, col)) == NULL)
+		return;
+	if ((n = sqlite3_column_bytes(st, col)) <= 0)
+		return;
+	if ((size_t)n >= len)
+		n = (int)len - 1;
+	memcpy(buf, t, n);
+	buf[n] = '\0';
+}
+
 int
 db_load(struct db *db, void (*svc_cb)(const struct m_store_service *,
     void *), void (*job_cb)(const struct m_store_job *, void *),
@@ -1281,7 +1310,8 @@ db_load(struct db *db, void (*svc_cb)(const struct m_store_service *,
 
 	if (sqlite3_prepare_v2(db->h, "SELECT job_id, run_id, service,"
 	    " action, restart_count, pid, pgid, starttime, state, wstatus,"
-	    " updated_ms FROM jobs AS j WHERE pid != 0 OR job_id ="
+	    " updated_ms, status_text, reason FROM jobs AS j"
+	    " WHERE pid != 0 OR job_id ="
 	    " (SELECT max(job_id) FROM jobs AS k WHERE k.service = j.service"
 	    " AND k.action = j.action) ORDER BY job_id", -1, &st, NULL) !=
 	    SQLITE_OK)
@@ -1290,12 +1320,8 @@ db_load(struct db *db, void (*svc_cb)(const struct m_store_service *,
 		memset(&j, 0, sizeof(j));
 		j.ref.job_id = sqlite3_column_int64(st, 0);
 		j.run_id = sqlite3_column_int64(st, 1);
-		(void)strlcpy(j.ref.service,
-		    (const char *)sqlite3_column_text(st, 2),
-		    sizeof(j.ref.service));
-		(void)strlcpy(j.ref.action,
-		    (const char *)sqlite3_column_text(st, 3),
-		    sizeof(j.ref.action));
+		db_column_text(st, 2, j.ref.service, sizeof(j.ref.service));
+		db_column_text(st, 3, j.ref.action, sizeof(j.ref.action));
 		j.ref.restart_count = sqlite3_column_int64(st, 4);
 		j.pid = sqlite3_column_int64(st, 5);
 		j.pgid = sqlite3_column_int64(st, 6);
@@ -1303,6 +1329,8 @@ db_load(struct db *db, void (*svc_cb)(const struct m_store_service *,
 		j.state = sqlite3_column_int64(st, 8);
 		j.wstatus = sqlite3_column_int64(st, 9);
 		j.updated_ms = sqlite3_column_int64(st, 10);
+		db_column_text(st, 11, j.status_text, sizeof(j.status_text));
+		db_column_text(st, 12, j.reason, sizeof(j.reason));
 		job_cb(&j, arg);
 	}
 	sqlite3_finalize(st);

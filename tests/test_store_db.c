@@ -172,7 +172,7 @@ START_TEST(test_schema_reopen)
 	db = db_open(dbpath);
 	ck_assert_ptr_nonnull(db);
 	ck_assert_int_eq(sql_int(db, "SELECT value FROM meta WHERE"
-	    " key = 'schema_version'"), 1);
+	    " key = 'schema_version'"), 2);
 	ck_assert_int_eq(sql_int(db, "SELECT count(*) FROM sqlite_master"
 	    " WHERE type = 'table' AND name IN ('services', 'jobs', 'events',"
 	    " 'logs', 'log_stats', 'meta')"), 6);
@@ -186,7 +186,7 @@ START_TEST(test_schema_reopen)
 	db = db_open(dbpath);
 	ck_assert_ptr_nonnull(db);
 	ck_assert_int_eq(sql_int(db, "SELECT value FROM meta WHERE"
-	    " key = 'schema_version'"), 1);
+	    " key = 'schema_version'"), 2);
 	ck_assert_int_eq(sql_int(db, "SELECT run_id FROM services WHERE"
 	    " name = 'web'"), 9);
 	ck_assert_str_eq(sql_text(db, "PRAGMA journal_mode"), "wal");
@@ -212,6 +212,52 @@ load_job(const struct m_store_job *j, void *arg)
 	nloaded_job++;
 }
 
+/* A database of schema 1 (no status text, no reason) is migrated. */
+START_TEST(test_schema_migrate_job_text)
+{
+	struct db		*db;
+	struct m_store_load_done done;
+
+	db = db_open(dbpath);
+	ck_assert_ptr_nonnull(db);
+	ck_assert_int_eq(sqlite3_exec(db_sqlite(db),
+	    "ALTER TABLE jobs DROP COLUMN status_text;"
+	    "ALTER TABLE jobs DROP COLUMN reason;"
+	    "UPDATE meta SET value = 1 WHERE key = 'schema_version';"
+	    "INSERT INTO jobs VALUES (5, 2, 'web', 'server', 0, 77, 77, 1, 1,"
+	    " -1, 1);", NULL, NULL, NULL), SQLITE_OK);
+	db_close(db);
+	db = db_open(dbpath);
+	ck_assert_ptr_nonnull(db);
+	ck_assert_int_eq(sql_int(db, "SELECT value FROM meta WHERE"
+	    " key = 'schema_version'"), 2);
+	nloaded_svc = nloaded_job = 0;
+	ck_assert_int_eq(db_load(db, load_svc, load_job, &done, NULL), 0);
+	ck_assert_int_eq(nloaded_job, 1);
+	ck_assert_int_eq(loaded_jobs[0].pid, 77);
+	ck_assert_str_eq(loaded_jobs[0].status_text, "");
+	ck_assert_str_eq(loaded_jobs[0].reason, "");
+	/* what the worker user may write: anything, any length */
+	ck_assert_int_eq(sqlite3_exec(db_sqlite(db),
+	    "UPDATE jobs SET status_text = CAST(x'00616263' AS TEXT),"
+	    " reason = CAST(zeroblob(5000) AS TEXT) || 'x';", NULL, NULL,
+	    NULL), SQLITE_OK);
+	nloaded_svc = nloaded_job = 0;
+	ck_assert_int_eq(db_load(db, load_svc, load_job, &done, NULL), 0);
+	ck_assert_int_eq(nloaded_job, 1);
+	ck_assert_str_eq(loaded_jobs[0].status_text, "");
+	ck_assert_str_eq(loaded_jobs[0].reason, "");
+	ck_assert_int_eq(sqlite3_exec(db_sqlite(db),
+	    "UPDATE jobs SET reason = printf('%.*c', 9000, 'r');", NULL, NULL,
+	    NULL), SQLITE_OK);
+	nloaded_svc = nloaded_job = 0;
+	ck_assert_int_eq(db_load(db, load_svc, load_job, &done, NULL), 0);
+	ck_assert_uint_eq(strlen(loaded_jobs[0].reason),
+	    sizeof(loaded_jobs[0].reason) - 1);
+	db_close(db);
+}
+END_TEST
+
 START_TEST(test_job_upsert)
 {
 	struct db		*db;
@@ -224,6 +270,9 @@ START_TEST(test_job_upsert)
 	ck_assert_ptr_nonnull(db);
 	for (rc = 0; rc < 5; rc++) {
 		mkjob(&j, "web", "server", 7, rc, 100 + rc);
+		snprintf(j.status_text, sizeof(j.status_text), "serving %u",
+		    rc);
+		strlcpy(j.reason, "probe health failing", sizeof(j.reason));
 		db_job_put(db, &j);
 		ck_assert_int_eq(db_flush(db), 0);
 	}
@@ -257,6 +306,9 @@ START_TEST(test_job_upsert)
 	ck_assert_int_eq(loaded_jobs[0].pid, 555);
 	ck_assert_uint_eq(loaded_jobs[1].ref.job_id, 7);
 	ck_assert_uint_eq(loaded_jobs[1].ref.restart_count, 4);
+	ck_assert_str_eq(loaded_jobs[1].status_text, "serving 4");
+	ck_assert_str_eq(loaded_jobs[1].reason, "probe health failing");
+	ck_assert_str_eq(loaded_jobs[0].status_text, "");
 	ck_assert_str_eq(loaded_jobs[1].ref.action, "server");
 	ck_assert_uint_eq(loaded_jobs[1].starttime, 12345);
 	ck_assert_uint_eq(loaded_jobs[2].ref.job_id, 8);
@@ -765,6 +817,7 @@ store_db_suite(void)
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, test_schema_reopen);
 	tcase_add_test(tc, test_job_upsert);
+	tcase_add_test(tc, test_schema_migrate_job_text);
 	tcase_add_test(tc, test_retention_restarts);
 	tcase_add_test(tc, test_retention_bytes);
 	tcase_add_test(tc, test_drop_invariant);

@@ -50,6 +50,7 @@ proc_send(enum proc_id id, uint32_t type, int fd, const void *data,
 }
 int proc_ready(enum proc_id id) { return 1; }
 void proc_flush(enum proc_id id) { }
+int proc_info(enum proc_id id, struct proc_info *pi) { return -1; }
 void proc_stop_all(void) { }
 void proc_push_service(struct service_conf *sc) { }
 void proc_push_remove(const char *n) { }
