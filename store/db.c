@@ -52,7 +52,6 @@ struct db_op {
 			struct m_store_service	 s;
 			int64_t			 updated;
 		} svc;
-		struct m_store_job	 job;
 		int64_t			 ts;		/* event */
 		struct {
 			struct db_action	*act;
@@ -64,7 +63,7 @@ struct db_op {
 		} log;
 	} u;
 	size_t			 len;
-	unsigned char		 data[];
+	unsigned char		 data[];	/* a job: its m_store_job */
 };
 TAILQ_HEAD(db_ops, db_op);
 
@@ -848,13 +847,9 @@ db_job_put(struct db *db, const struct m_store_job *j)
 {
 	struct db_op	*op;
 
-	if ((op = db_op_new(OP_JOB, NULL, 0)) == NULL)
+	/* in data[]: every op of the union pays for its largest member */
+	if ((op = db_op_new(OP_JOB, j, sizeof(*j))) == NULL)
 		fatal("%s", __func__);
-	op->u.job = *j;
-	proto_terminate(op->u.job.ref.service);
-	proto_terminate(op->u.job.ref.action);
-	proto_terminate(op->u.job.status_text);
-	proto_terminate(op->u.job.reason);
 	db_enqueue(db, op);
 }
 
@@ -952,7 +947,7 @@ db_op_exec(struct db *db, struct db_op *op)
 	sqlite3_stmt		*st;
 	struct db_action	*a;
 	struct db_gen		*g;
-	const struct m_store_job *j;
+	struct m_store_job	 jb, *j = &jb;
 	int64_t			 id;
 
 	switch (op->type) {
@@ -965,7 +960,11 @@ db_op_exec(struct db *db, struct db_op *op)
 		return db_step_done(db, st);
 	case OP_JOB:
 		st = db->st[ST_JOB];
-		j = &op->u.job;
+		memcpy(&jb, op->data, sizeof(jb));
+		proto_terminate(jb.ref.service);
+		proto_terminate(jb.ref.action);
+		proto_terminate(jb.status_text);
+		proto_terminate(jb.reason);
 		sqlite3_bind_int64(st, 1, (int64_t)j->ref.job_id);
 		sqlite3_bind_int64(st, 2, (int64_t)j->run_id);
 		sqlite3_bind_text(st, 3, j->ref.service, -1, SQLITE_STATIC);
