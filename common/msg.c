@@ -711,6 +711,31 @@ msgev_queued(struct msgev *mev)
 	return msgchan_queued(mev->chan);
 }
 
+enum msgev_drain_state
+msgev_drain_start(struct msgev *mev, struct msgev_drain *d)
+{
+	msgev_flush(mev);
+	d->stalled_s = 0;
+	if ((d->last_queued = msgev_queued(mev)) == 0)
+		return DRAIN_DONE;
+	return DRAIN_WAIT;
+}
+
+enum msgev_drain_state
+msgev_drain_tick(struct msgev *mev, struct msgev_drain *d, int stall_s)
+{
+	size_t	 q = msgev_queued(mev);
+
+	if (q == 0)
+		return DRAIN_DONE;
+	if (q < d->last_queued) {
+		d->last_queued = q;
+		d->stalled_s = 0;
+		return DRAIN_WAIT;
+	}
+	return ++d->stalled_s >= stall_s ? DRAIN_STALLED : DRAIN_WAIT;
+}
+
 void
 msgev_pause(struct msgev *mev, int paused)
 {

@@ -106,6 +106,21 @@ struct msgev	*msgev_new(struct event_base *, int fd, size_t maxpayload,
 int		 msgev_send(struct msgev *, uint32_t type, uint32_t peerid,
 		    pid_t pid, int fd, const void *data, size_t len);
 size_t		 msgev_queued(struct msgev *);
+/*
+ * A peer that has its answer and must take it: msgev_drain_start() when
+ * the answer is queued, then msgev_drain_tick() once a second says
+ * DRAIN_DONE (all taken), DRAIN_WAIT (progress, or not stalled long
+ * enough yet) or DRAIN_STALLED (nothing taken for stall_s seconds).
+ */
+struct msgev_drain {
+	size_t		 last_queued;
+	int		 stalled_s;
+};
+enum msgev_drain_state { DRAIN_DONE, DRAIN_WAIT, DRAIN_STALLED };
+enum msgev_drain_state	 msgev_drain_start(struct msgev *,
+			    struct msgev_drain *);
+enum msgev_drain_state	 msgev_drain_tick(struct msgev *,
+			    struct msgev_drain *, int stall_s);
 void		 msgev_flush(struct msgev *);
 /* Stop reading new messages (output still drains) or resume. */
 void		 msgev_pause(struct msgev *, int paused);

@@ -72,8 +72,7 @@ struct client {
 	int			 admin;
 	int			 done;		/* answered, output queued */
 	int			 got_request;
-	size_t			 last_queued;	/* done: at the last check */
-	int			 stalled_s;	/* done: no progress since */
+	struct msgev_drain	 drain;		/* done: taking its answer */
 	struct ctl_request	 req;
 	char			**names;
 	size_t			 nnames;
@@ -173,12 +172,10 @@ client_end(struct client *c, int code, const char *fmt, ...)
 	msgev_send(c->mev, CTL_M_END, 0, 0, -1, &e, sizeof(e));
 	/* Nothing more to read; counted until the output is taken. */
 	msgev_pause(c->mev, 1);
-	msgev_flush(c->mev);
-	if ((c->last_queued = msgev_queued(c->mev)) == 0) {
+	if (msgev_drain_start(c->mev, &c->drain) == DRAIN_DONE) {
 		client_free(c);
 		return;
 	}
-	c->stalled_s = 0;
 	client_timer(c, 1);
 }
 
@@ -186,22 +183,20 @@ client_end(struct client *c, int code, const char *fmt, ...)
 static void
 client_linger(struct client *c)
 {
-	size_t	 q = msgev_queued(c->mev);
-
-	if (q == 0) {
+	switch (msgev_drain_tick(c->mev, &c->drain, CLIENT_STALL_S)) {
+	case DRAIN_DONE:
 		client_free(c);
 		return;
-	}
-	if (q < c->last_queued) {
-		c->last_queued = q;
-		c->stalled_s = 0;
-	} else if (++c->stalled_s >= CLIENT_STALL_S) {
+	case DRAIN_STALLED:
 		if (ratelim_ok(&rl_output, __func__))
 			log_warnx("%s: uid %u pid %d reads nothing of its "
 			    "answer (%zu bytes), dropped", __func__,
-			    (unsigned)c->uid, (int)c->pid, q);
+			    (unsigned)c->uid, (int)c->pid,
+			    msgev_queued(c->mev));
 		client_free(c);
 		return;
+	case DRAIN_WAIT:
+		break;
 	}
 	client_timer(c, 1);
 }

@@ -57,8 +57,7 @@ struct client {
 	uint32_t		 uid;
 	int			 admin;
 	int			 ended;		/* answered, output drains */
-	size_t			 last_queued;	/* ended: at the last tick */
-	int			 stalled_s;	/* ended: no progress since */
+	struct msgev_drain	 drain;		/* ended: taking its answer */
 	uint32_t		 cmd;		/* CTL_LOGS or CTL_EVENTS */
 	int			 follow;
 	int			 live;		/* backlog sent */
@@ -192,12 +191,10 @@ client_end(struct client *c, int code, const char *message)
 	c->ended = 1;
 	c->live = 0;
 	msgev_pause(c->mev, 1);
-	msgev_flush(c->mev);
-	if ((c->last_queued = msgev_queued(c->mev)) == 0) {
+	if (msgev_drain_start(c->mev, &c->drain) == DRAIN_DONE) {
 		client_free(c);
 		return;
 	}
-	c->stalled_s = 0;
 	evtimer_del(c->tick);
 	client_arm(c, 1000);
 }
@@ -206,22 +203,19 @@ client_end(struct client *c, int code, const char *message)
 static void
 client_linger(struct client *c)
 {
-	size_t	 q = msgev_queued(c->mev);
-
-	if (q == 0) {
+	switch (msgev_drain_tick(c->mev, &c->drain, CLIENT_STALL_S)) {
+	case DRAIN_DONE:
 		client_free(c);
 		return;
-	}
-	if (q < c->last_queued) {
-		c->last_queued = q;
-		c->stalled_s = 0;
-	} else if (++c->stalled_s >= CLIENT_STALL_S) {
+	case DRAIN_STALLED:
 		if (ratelim_ok(&rl_clients, __func__))
 			log_warnx("%s: uid %u reads nothing of its answer "
 			    "(%zu bytes), dropped", __func__,
-			    (unsigned)c->uid, q);
+			    (unsigned)c->uid, msgev_queued(c->mev));
 		client_free(c);
 		return;
+	case DRAIN_WAIT:
+		break;
 	}
 	client_arm(c, 1000);
 }

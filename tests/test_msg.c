@@ -1099,6 +1099,44 @@ START_TEST(test_msgev_1000)
 }
 END_TEST
 
+START_TEST(test_msgev_drain)
+{
+	struct event_base	*base;
+	struct event		*to;
+	struct side		 a, b;
+	struct msgev_drain	 d;
+	char			 buf[65536];
+	int			 sz = 4096, i;
+
+	/* a peer that takes nothing stalls; one that takes some does not */
+	ck_assert_int_eq(setsockopt(sp[0], SOL_SOCKET, SO_SNDBUF, &sz,
+	    sizeof(sz)), 0);
+	base = ev_setup(&a, &b, &to);
+	a.mev = msgev_new(base, sp[0], 1024, 0, side_dispatch, side_closed,
+	    &a);
+	ck_assert_ptr_nonnull(a.mev);
+	send_seq(&a, 2000, 0);
+	ck_assert_int_eq(msgev_drain_start(a.mev, &d), DRAIN_WAIT);
+	ck_assert_int_eq(msgev_drain_tick(a.mev, &d, 2), DRAIN_WAIT);
+	ck_assert_int_eq(msgev_drain_tick(a.mev, &d, 2), DRAIN_STALLED);
+	/* the peer reads a little: progress, the count starts again */
+	ck_assert_int_gt(read(sp[1], buf, 8192), 0);
+	msgev_flush(a.mev);
+	ck_assert_int_eq(msgev_drain_tick(a.mev, &d, 2), DRAIN_WAIT);
+	ck_assert_int_eq(msgev_drain_tick(a.mev, &d, 2), DRAIN_WAIT);
+	/* and everything */
+	for (i = 0; i < 1000 && msgev_queued(a.mev) > 0; i++) {
+		(void)read(sp[1], buf, sizeof(buf));
+		msgev_flush(a.mev);
+	}
+	ck_assert_int_eq(msgev_drain_tick(a.mev, &d, 2), DRAIN_DONE);
+	msgev_free(a.mev);
+	event_free(to);
+	event_base_free(base);
+	sp[0] = -1;
+}
+END_TEST
+
 START_TEST(test_msgev_close_when_flushed)
 {
 	struct event_base	*base;
@@ -2054,6 +2092,7 @@ msg_suite(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, test_msgev_1000);
 	tcase_add_test(tc, test_msgev_close_when_flushed);
+	tcase_add_test(tc, test_msgev_drain);
 	tcase_add_test(tc, test_msgev_protocol_error);
 	tcase_add_test(tc, test_msgev_truncated_eof);
 	tcase_add_test(tc, test_msgev_free_in_dispatch);
