@@ -93,15 +93,76 @@ def proc_uid(pid):
 TEST_USER = "_herodtest"
 
 
+_made_users = []        # users this test program made: removed at its end
+
+
 def ensure_test_user(name=TEST_USER):
+    """The user herod runs as (user mode) or its workers run as (system
+    mode).  Made if missing, and then removed when the test program ends
+    (run_tests), so a run of the suite leaves no user behind."""
+    if not user_exists(name):
+        make_user(name)
+        _made_users.append(name)
+    return name
+
+
+def remove_made_users():
+    while _made_users:
+        remove_user(_made_users.pop())
+
+
+def user_exists(name):
     try:
         pwd.getpwnam(name)
+        return True
     except KeyError:
-        subprocess.run(["useradd", "--system", "--no-create-home",
-                        "--home-dir", "/nonexistent",
-                        "--shell", "/usr/sbin/nologin", name], check=True,
-                       timeout=30)
-    return name
+        return False
+
+
+def user_pids(uid):
+    """Pids of the processes whose real uid is uid."""
+    out = []
+    for d in os.listdir("/proc"):
+        if d.isdigit():
+            try:
+                if proc_uid(int(d)) == uid:
+                    out.append(int(d))
+            except (OSError, ValueError):
+                pass
+    return out
+
+
+def make_user(name):
+    """A system user with no home and no shell, made if missing (the
+    attacker of a test).  useradd is retried: another test may hold the
+    lock on /etc/passwd.  Returns its pwd entry."""
+    if not user_exists(name):
+        wait_for(lambda: subprocess.run(
+            ["useradd", "--system", "--no-create-home", "--home-dir",
+             "/nonexistent", "--shell", "/usr/sbin/nologin", name],
+            timeout=30, capture_output=True).returncode == 0 or
+            user_exists(name), 30, "useradd %s" % name, interval=0.2)
+    return pwd.getpwnam(name)
+
+
+def remove_user(name):
+    """Kill the user's processes by pid, then remove the user."""
+    try:
+        uid = pwd.getpwnam(name).pw_uid
+    except KeyError:
+        return
+
+    def gone():
+        for p in user_pids(uid):
+            try:
+                os.kill(p, signal.SIGKILL)
+            except OSError:
+                pass
+        return not user_pids(uid)
+    wait_for(gone, 10, "processes of %s gone" % name)
+    wait_for(lambda: subprocess.run(
+        ["userdel", name], timeout=30, capture_output=True).returncode == 0
+        or not user_exists(name), 30, "userdel %s" % name, interval=0.2)
 
 
 def demote_fn(user):
@@ -395,5 +456,6 @@ def run_tests(tests, needs_root=(), sysmode=()):
             h.stop()
             h.cleanup()
         sys.stdout.flush()
+    remove_made_users()
     print("%d passed, %d failed, %d skipped" % (passed, failed, skipped))
     sys.exit(1 if failed else 0)

@@ -313,13 +313,22 @@ def test_system_mode_credentials(h):
     """As another user: its uid, gid and supplementary groups, HOME,
     and / when its home directory does not exist."""
     import grp
-    import pwd
     group = "_herodtestgrp"
     try:
         grp.getgrnam(group)
     except KeyError:
         subprocess.run(["groupadd", "--system", group], check=True,
                        timeout=30)
+    try:
+        credentials_as_member(h, group)
+    finally:
+        subprocess.run(["groupdel", group], timeout=30,
+                       capture_output=True)
+
+
+def credentials_as_member(h, group):
+    import grp
+    import pwd
     subprocess.run(["usermod", "-a", "-G", group, TEST_USER], check=True,
                    timeout=30)
     pw = pwd.getpwnam(TEST_USER)

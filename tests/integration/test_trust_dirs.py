@@ -16,8 +16,8 @@ import sys
 import tempfile
 
 sys.path.insert(0, os.path.dirname(__file__))
-from harness import (Fail, TEST_USER, check, demote_fn, proc_uid,
-                     run_tests, wait_for)
+from harness import (Fail, TEST_USER, check, demote_fn, make_user,
+                     remove_user, run_tests, wait_for)
 
 ATTACKER = "_hatkC1"
 SECCOMP = os.environ.get("HEROD_SECCOMP") == "1"
@@ -33,27 +33,8 @@ def as_user(user, code):
 
 
 def add_user(name):
-    del_user(name)      # left by an interrupted run
-    subprocess.run(["useradd", "--system", "--no-create-home",
-                    "--home-dir", "/nonexistent", "--shell",
-                    "/usr/sbin/nologin", name], check=True, timeout=30,
-                   capture_output=True)
-    return pwd.getpwnam(name)
-
-
-def del_user(name):
-    try:
-        uid = pwd.getpwnam(name).pw_uid
-    except KeyError:
-        return
-    # processes of the user, by pid, before the user goes
-    for d in os.listdir("/proc"):
-        try:
-            if d.isdigit() and proc_uid(int(d)) == uid:
-                os.kill(int(d), signal.SIGKILL)
-        except OSError:
-            pass
-    subprocess.run(["userdel", name], timeout=30, capture_output=True)
+    remove_user(name)   # left by an interrupted run
+    return make_user(name)
 
 
 def store_pid(h):
@@ -216,7 +197,7 @@ def test_user_mode_foreign_dirs_refused(h):
               "run directory mode %o" % st.st_mode)
     finally:
         h.kill_everything()
-        del_user(ATTACKER)
+        remove_user(ATTACKER)
         if top:
             shutil.rmtree(top, ignore_errors=True)
 
@@ -239,7 +220,7 @@ def test_system_mode_foreign_dirs_refused(h):
                                     "owned by uid %d" % attacker.pw_uid])
     finally:
         h.kill_everything()
-        del_user(ATTACKER)
+        remove_user(ATTACKER)
         if top:
             shutil.rmtree(top, ignore_errors=True)
 

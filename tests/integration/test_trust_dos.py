@@ -9,9 +9,7 @@ terminal."""
 
 import json
 import os
-import pwd
 import select
-import signal
 import subprocess
 import sys
 import time
@@ -19,7 +17,7 @@ import tty
 
 sys.path.insert(0, os.path.dirname(__file__))
 from harness import (Fail, HEROCTL, RSS_SCALE, SERVERS, check, demote_fn,
-                     run_tests, wait_for)
+                     make_user, remove_user, run_tests, wait_for)
 
 ATTACKER = "_hatkD1"
 NOTIFIER = os.path.join(SERVERS, "notifier")
@@ -86,39 +84,6 @@ sys.stdin.read()
 '''
 
 
-def useradd(name):
-    try:
-        pwd.getpwnam(name)
-    except KeyError:
-        subprocess.run(["useradd", "--system", "--no-create-home",
-                        "--home-dir", "/nonexistent",
-                        "--shell", "/usr/sbin/nologin", name], check=True,
-                       timeout=30)
-    return pwd.getpwnam(name)
-
-
-def userdel(name):
-    try:
-        pw = pwd.getpwnam(name)
-    except KeyError:
-        return
-    # whatever still runs as the user, by pid
-    for d in os.listdir("/proc"):
-        if not d.isdigit():
-            continue
-        try:
-            with open("/proc/%s/status" % d) as f:
-                uid = [l for l in f if l.startswith("Uid:")][0].split()[1]
-        except (OSError, IndexError):
-            continue
-        if int(uid) == pw.pw_uid:
-            try:
-                os.kill(int(d), signal.SIGKILL)
-            except OSError:
-                pass
-    subprocess.run(["userdel", name], timeout=30)
-
-
 class Attacker:
     """The ATTACK program as ATTACKER; killed by pid at the end."""
 
@@ -174,12 +139,12 @@ def timed_ctl(h, *args, timeout=10):
 
 def with_attacker(fn):
     def t(h):
-        useradd(ATTACKER)
+        make_user(ATTACKER)
         try:
             fn(h)
         finally:
             h.kill_everything()
-            userdel(ATTACKER)
+            remove_user(ATTACKER)
     t.__name__ = fn.__name__
     return t
 

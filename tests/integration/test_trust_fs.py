@@ -15,15 +15,13 @@ import json
 import os
 import pwd
 import shutil
-import signal
-import socket
 import stat
 import subprocess
 import sys
 
 sys.path.insert(0, os.path.dirname(__file__))
-from harness import (HEROD, SERVERS, Fail, check, demote_fn, pid_alive,
-                     run_tests, wait_for)
+from harness import (HEROD, SERVERS, Fail, check, demote_fn, make_user,
+                     pid_alive, remove_user, run_tests, wait_for)
 
 ATTACKER = "_hatkB"
 HTTPD = os.path.join(SERVERS, "httpd")
@@ -32,32 +30,11 @@ BOUND = 10      # seconds anything may take while an attack is going on
 
 
 def ensure_attacker():
-    try:
-        pwd.getpwnam(ATTACKER)
-    except KeyError:
-        subprocess.run(["useradd", "--system", "--no-create-home",
-                        "--home-dir", "/nonexistent",
-                        "--shell", "/usr/sbin/nologin", ATTACKER],
-                       check=True, timeout=30)
-    return pwd.getpwnam(ATTACKER)
+    return make_user(ATTACKER)
 
 
 def remove_attacker():
-    try:
-        uid = pwd.getpwnam(ATTACKER).pw_uid
-    except KeyError:
-        return
-    # its processes first, by pid
-    for d in os.listdir("/proc"):
-        if not d.isdigit():
-            continue
-        try:
-            if os.stat("/proc/" + d).st_uid == uid:
-                os.kill(int(d), signal.SIGKILL)
-        except OSError:
-            pass
-    subprocess.run(["userdel", ATTACKER], timeout=30,
-                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    remove_user(ATTACKER)
 
 
 def as_attacker(code, *args):

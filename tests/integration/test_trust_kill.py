@@ -10,14 +10,13 @@ root process is started by the test; it must survive."""
 import json
 import os
 import pwd
-import signal
 import socket
 import subprocess
 import sys
 
 sys.path.insert(0, os.path.dirname(__file__))
-from harness import (check, Fail, Herod, pid_alive, run_tests, TEST_USER,
-                     wait_for)
+from harness import (check, Fail, Herod, make_user, pid_alive, remove_user,
+                     run_tests, TEST_USER, wait_for)
 
 PY = "/usr/bin/python3"
 SLEEP = ["/bin/sleep", "1000"]
@@ -55,55 +54,16 @@ def run_as(name, argv):
     return p.stdout.decode(errors="replace")
 
 
-def user_pids(uid):
-    out = []
-    for d in os.listdir("/proc"):
-        if d.isdigit():
-            try:
-                if os.stat("/proc/" + d).st_uid == uid:
-                    out.append(int(d))
-            except OSError:
-                pass
-    return out
-
-
-def user_exists(name):
-    try:
-        pwd.getpwnam(name)
-        return True
-    except KeyError:
-        return False
-
-
 class Attacker:
     """An unprivileged user made for the test and removed after it, its
-    processes killed by pid first.  useradd and userdel are retried: other
-    tests may hold the lock on /etc/passwd."""
+    processes killed by pid first (harness.make_user, remove_user)."""
 
     def __init__(self, name):
         self.name = name
-        if not user_exists(name):
-            wait_for(lambda: subprocess.run(
-                ["useradd", "--system", "--no-create-home", "--home-dir",
-                 "/nonexistent", "--shell", "/usr/sbin/nologin", name],
-                timeout=30, capture_output=True).returncode == 0 or
-                user_exists(name), 30, "useradd %s" % name, interval=0.2)
-        self.uid = pwd.getpwnam(name).pw_uid
+        self.uid = make_user(name).pw_uid
 
     def remove(self):
-        def gone():
-            for p in user_pids(self.uid):
-                try:
-                    os.kill(p, signal.SIGKILL)
-                except OSError:
-                    pass
-            return not user_pids(self.uid)
-        wait_for(gone, 10, "processes of %s gone" % self.name)
-        wait_for(lambda: subprocess.run(
-            ["userdel", self.name], timeout=30,
-            capture_output=True).returncode == 0 or
-            not user_exists(self.name), 30, "userdel %s" % self.name,
-            interval=0.2)
+        remove_user(self.name)
 
 
 def with_attacker(fn):
