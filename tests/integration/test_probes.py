@@ -86,7 +86,8 @@ def vm_rss_kb(pid):
 
 
 def test_empty_reply_degraded_then_restarted(h):
-    # first run answers nothing (mode empty), every later run is fixed
+    # first run answers nothing (mode empty), every later run is fixed;
+    # grace_ms: a first check before the server listens is not counted
     wrapper = ('if [ "$HERO_RESTART_COUNT" = 0 ]; then m=empty; '
                'else m=ok; fi; exec %s --mode $m '
                'unix:$HERO_SOCKET_DIR/web.sock' % HTTPD)
@@ -96,7 +97,7 @@ def test_empty_reply_degraded_then_restarted(h):
                        "restart": {"delay_ms": 1500}}],
               probes=[probe("health", "http", "web.sock", path="/health",
                             interval_ms=ival, timeout_ms=500,
-                            failure_threshold=thr,
+                            failure_threshold=thr, grace_ms=500,
                             on_failure="restart")])
     h.start()
     t0 = time.monotonic()
