@@ -241,8 +241,12 @@ void		 control_worker_lost(enum proc_id);
 void		 status_service(yajl_gen, struct svc *);
 void		 status_workers(yajl_gen);
 void		 gen_str(yajl_gen, const char *);
-void		 gen_kv(yajl_gen, const char *, const char *);
-void		 gen_kint(yajl_gen, const char *, long long);
+void		 gen_int(yajl_gen, long long);
+void		 gen_key_kv(yajl_gen, const char *, size_t, const char *);
+void		 gen_key_kint(yajl_gen, const char *, size_t, long long);
+/* A key and its value; the key is a string literal (its size is known). */
+#define gen_kv(g, k, v)		gen_key_kv((g), "" k "", sizeof(k) - 1, (v))
+#define gen_kint(g, k, v)	gen_key_kint((g), "" k "", sizeof(k) - 1, (v))
 
 /* reload.c */
 int		 reload_config(yajl_gen, char *, size_t);

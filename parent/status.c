@@ -15,18 +15,35 @@ gen_str(yajl_gen g, const char *s)
 	yajl_gen_string(g, (const unsigned char *)s, strlen(s));
 }
 
+/* yajl_gen_integer() goes through sprintf: this is most of a list. */
 void
-gen_kv(yajl_gen g, const char *k, const char *v)
+gen_int(yajl_gen g, long long v)
 {
-	gen_str(g, k);
+	char			 buf[24], *p = buf + sizeof(buf);
+	unsigned long long	 u = v < 0 ? -(unsigned long long)v :
+				    (unsigned long long)v;
+
+	do {
+		*--p = '0' + u % 10;
+		u /= 10;
+	} while (u != 0);
+	if (v < 0)
+		*--p = '-';
+	yajl_gen_number(g, p, buf + sizeof(buf) - p);
+}
+
+void
+gen_key_kv(yajl_gen g, const char *k, size_t klen, const char *v)
+{
+	yajl_gen_string(g, (const unsigned char *)k, klen);
 	gen_str(g, v ? v : "");
 }
 
 void
-gen_kint(yajl_gen g, const char *k, long long v)
+gen_key_kint(yajl_gen g, const char *k, size_t klen, long long v)
 {
-	gen_str(g, k);
-	yajl_gen_integer(g, v);
+	yajl_gen_string(g, (const unsigned char *)k, klen);
+	gen_int(g, v);
 }
 
 static void
