@@ -75,6 +75,7 @@ status_action(yajl_gen g, struct act *a, int full)
 	gen_kv(g, "kind", config_kind_name(a->conf->kind));
 	gen_kv(g, "ready_mode", config_ready_mode_name(a->conf->ready_mode));
 	gen_kv(g, "reason", a->reason);
+	gen_kint(g, "main_pid", a->main_pid);
 	gen_exit(g, a);
 	yajl_gen_map_close(g);
 }
