@@ -58,6 +58,10 @@ BOUNDS = {
     "kill_store": 0.0,
     # the new herod: workers, the store's load, M_ADOPT of every pid
     "kill_parent": 5.0 * SLOW,
+    # the same, killed just after `restart --no-wait` of a service: that
+    # one is adopted while starting (or started again) and must become
+    # running within the same bound plus its readiness
+    "kill_parent_starting": 6.0 * SLOW,
     # operator commands: right as soon as heroctl has answered
     "op_stop_start": 0.0,
     "op_restart": 0.0,
@@ -334,8 +338,25 @@ class Chaos:
                              "pid %d" % (name, pid)))
         return [self.s.add_detect(Detect("remove_socket", t0, seen))]
 
-    def kill_parent(self, before):
+    def kill_parent_starting(self, before):
+        name = self.pick(("httpw", "httpr", "notify", "file", "fd"))
+        rc, _, err = self.h.ctl("restart", "--no-wait", name)
+        if rc != 0:
+            self.s.violations.append(("kill_parent_starting",
+                                      time.monotonic(), "restart: " + err))
+        # 0 to 100 ms into the restart
+        time.sleep(self.rng.uniform(0, 0.1))
+        others = {n: v for n, v in before.items() if n != name}
+
+        def right(s):
+            pid = pids_of(s, name)[0]
+            return same_as(others)(s) and s[name][0] == "running" and \
+                pid > 0 and pid_alive(pid)
+        return self.kill_parent(before, "kill_parent_starting", right)
+
+    def kill_parent(self, before, kind="kill_parent", right=None):
         h = self.h
+        right = right or same_as(before)
         t0 = time.monotonic()
         q = [t0, None]
         with self.s.lock:
@@ -348,12 +369,11 @@ class Chaos:
         h.proc = None
         t1 = time.monotonic()
         h.start(wait=False)
-        b = BOUNDS["kill_parent"]
+        b = BOUNDS[kind]
         q[1] = t1 + b
-        self.s.add_rule(Rule("kill_parent", t1 + b, same_as(before),
+        self.s.add_rule(Rule(kind, t1 + b, right,
                              "not every service adopted with its pid"))
-        return [self.s.add_detect(Detect("kill_parent", t1,
-                                         same_as(before)))]
+        return [self.s.add_detect(Detect(kind, t1, right))]
 
     def op_stop_start(self, before):
         name = self.pick(("sleep", "httpw", "httpr", "notify", "file",
@@ -424,8 +444,7 @@ class Chaos:
         return [d]
 
     def inject(self, kind, before):
-        if kind.startswith("kill_") and kind != "kill_service" and \
-                kind != "kill_parent":
+        if kind in ("kill_spawner", "kill_prober", "kill_store"):
             return self.kill_worker(before, kind[5:])
         return getattr(self, kind)(before)
 
@@ -434,7 +453,8 @@ class Chaos:
         order = KINDS[:]
         self.rng.shuffle(order)
         weights = {"kill_service": 4, "sigstop_handler": 2,
-                   "remove_socket": 2, "kill_parent": 1, "kill_spawner": 1,
+                   "remove_socket": 2, "kill_parent": 1,
+                   "kill_parent_starting": 1, "kill_spawner": 1,
                    "kill_prober": 1, "kill_store": 1, "op_stop_start": 2,
                    "op_restart": 2, "op_reload": 1}
         pool = [k for k in KINDS for _ in range(weights[k])]
@@ -463,11 +483,11 @@ class Chaos:
     def report(self):
         print("chaos run: seed %d, %.0f s, %d services, sanitized %s" %
               (SEED, SECONDS, NSERVICES, SLOW > 1))
-        print("  %-16s %6s %10s %12s" % ("fault", "count", "bound s",
+        print("  %-21s %6s %10s %12s" % ("fault", "count", "bound s",
                                          "worst s"))
         for k in KINDS:
             lat = self.latency[k]
-            print("  %-16s %6d %10.2f %12s" % (
+            print("  %-21s %6d %10.2f %12s" % (
                 k, self.count[k], BOUNDS[k],
                 "%.3f" % max(lat) if lat else "-"))
         print("  faults %d, samples %d (unanswered while herod was down "
