@@ -203,7 +203,9 @@ enum notify_what {
 	NOTIFY_EXTEND_TIMEOUT,	/* value: microseconds */
 	NOTIFY_ERRNO,		/* value: errno */
 	NOTIFY_WATCHDOG_MISSED,	/* value: ms since last WATCHDOG=1 */
-	NOTIFY_WATCHDOG,	/* a WATCHDOG=1 was seen */
+	NOTIFY_MAINPID,		/* value: a pid of the instance's group */
+	NOTIFY_RELOADING,	/* value: 1 RELOADING=1, 0 READY=1 again */
+	NOTIFY_WATCHDOG,	/* a WATCHDOG=1 was seen; stays the last */
 };
 
 struct m_notify {

@@ -761,6 +761,10 @@ out_services(yajl_val doc)
 				fmt_uptime(jint(a, "uptime_ms", 0), up,
 				    sizeof(up));
 				printf(", pid %lld, up %s", pid, up);
+				if (jint(a, "main_pid", 0) > 0 &&
+				    jint(a, "main_pid", 0) != pid)
+					printf(", main pid %lld",
+					    jint(a, "main_pid", 0));
 			} else
 				fputs(", no process", stdout);
 			printf(", job %lld, restarts %lld",

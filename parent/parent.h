@@ -65,6 +65,10 @@ struct act {
 #define TIMER_SETTLE	3	/* mode none: alive long enough? */
 	uint64_t		 logs_written;
 	uint64_t		 logs_dropped;
+	pid_t			 main_pid;	/* MAINPID=, 0: none */
+	int			 main_pidfd;	/* -1, or on main_pid */
+	struct event		*ev_main;	/* main_pidfd readable */
+	int			 reloading;	/* RELOADING=1 until READY=1 */
 	int			 adopting;	/* M_ADOPT sent */
 	int			 live;		/* counted: pid or spawn pending */
 	struct actor		 kill_by;	/* who asked for the stop */

@@ -90,6 +90,7 @@ status_action(yajl_gen g, struct act *a)
 	gen_kv(g, "reason", a->reason);
 	gen_kint(g, "logs_written", (long long)a->logs_written);
 	gen_kint(g, "logs_dropped", (long long)a->logs_dropped);
+	gen_kint(g, "main_pid", a->main_pid);
 	gen_exit(g, a);
 	yajl_gen_map_close(g);
 }

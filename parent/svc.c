@@ -3,10 +3,12 @@
  * workers (spawned, exited, ready, probe results); the service state is
  * computed from its actions and probes, never from a bare pid.
  */
+#include <sys/syscall.h>
 #include <sys/types.h>
 #include <sys/wait.h>
 
 #include <errno.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -25,6 +27,9 @@
 
 #define RESTART_RING_MAX	1024
 #define LOAD_TIMEOUT_S		10
+#ifndef SYS_pidfd_open
+#define SYS_pidfd_open		434
+#endif
 
 static int	 store_loaded;
 static struct event *ev_load_timeout;
@@ -35,6 +40,7 @@ static void	act_set(struct act *, enum action_state, const char *, ...)
 static void	act_kill(struct act *, int, const char *, const char *);
 static void	act_failure(struct act *, const char *);
 static void	act_schedule_restart(struct act *, const char *);
+static void	act_main_clear(struct act *);
 static void	svc_kick(struct dep_node *);
 static void	svc_stop_progress(void);
 static void	maybe_start(void);
@@ -98,6 +104,7 @@ svc_bind_conf(struct svc *s, struct service_conf *sc)
 	for (i = 0; i < s->nacts; i++) {
 		s->acts[i].svc = s;
 		s->acts[i].conf = &sc->actions[i];
+		s->acts[i].main_pidfd = -1;
 		s->acts[i].cur_delay_ms = sc->actions[i].restart_delay_ms;
 		ring = sc->actions[i].restart_max + 1;
 		if (ring > RESTART_RING_MAX)
@@ -130,6 +137,7 @@ svc_unbind_conf(struct svc *s)
 	}
 	deps_unlink(s);
 	for (i = 0; i < s->nacts; i++) {
+		act_main_clear(&s->acts[i]);
 		if (s->acts[i].ev_timer != NULL)
 			event_free(s->acts[i].ev_timer);
 		free(s->acts[i].restart_times);
@@ -382,6 +390,8 @@ act_spawn(struct act *a)
 	a->ready = 0;
 	a->then = THEN_NOTHING;
 	a->status_text[0] = '\0';
+	a->reloading = 0;
+	act_main_clear(a);
 	a->started_ms = now_ms();
 	act_set(a, AS_STARTING, NULL);
 	memset(&m, 0, sizeof(m));
@@ -897,6 +907,8 @@ act_exited(const struct m_exited *e)
 	a->spawn_pending = 0;
 	act_sync_live(a);
 	a->ready = 0;
+	a->reloading = 0;
+	act_main_clear(a);
 	a->adopting = 0;
 	a->has_exit = 1;
 	a->exit_known = e->known;
@@ -961,6 +973,114 @@ act_ready(const struct m_ready *r)
 	svc_update(a->svc);
 }
 
+/* Forget the main process named by MAINPID=. */
+static void
+act_main_clear(struct act *a)
+{
+	if (a->ev_main != NULL) {
+		event_free(a->ev_main);
+		a->ev_main = NULL;
+	}
+	if (a->main_pidfd != -1) {
+		close(a->main_pidfd);
+		a->main_pidfd = -1;
+	}
+	a->main_pid = 0;
+}
+
+/*
+ * The main process (MAINPID=, not the first process) is gone: the
+ * instance has ended.  Its exit status is not herod's to read (it is
+ * not a child of herod), so the end counts as a failure: the rest of
+ * the group is stopped and the restart policy applies.
+ */
+static void
+act_main_exited(int fd, short ev, void *arg)
+{
+	struct act	*a = arg;
+	char		 why[REASON_BUF];
+	pid_t		 pid = a->main_pid;
+
+	act_main_clear(a);
+	if (a->pid == 0 || a->state == AS_STOPPING)
+		return;
+	snprintf(why, sizeof(why), "main process %d exited", (int)pid);
+	log_warnx("%s/%s: %s", a->svc->name, a->conf->name, why);
+	act_kill(a, a->svc->intent == INTENT_UP ? THEN_FAIL : THEN_NOTHING,
+	    "main_exited", why);
+	svc_update(a->svc);
+}
+
+/*
+ * MAINPID= from the prober, which is less privileged: the pid counts
+ * only if it is a live process of the instance's process group, which
+ * the pidfd taken first proves (a pid reused after the pidfd was
+ * opened cannot be behind it).  The first process stays the one herod
+ * signals and whose exit ends the instance; the main one's exit does so
+ * too.
+ */
+static void
+act_main_set(struct act *a, uint64_t value)
+{
+	struct pollfd	 pfd;
+	pid_t		 pid, pgid = 0;
+	int		 fd;
+
+	if (value < 2 || value > INT32_MAX || a->pgid <= 0 ||
+	    a->state == AS_STOPPING) {
+		log_debug("%s: %s/%s: MAINPID %llu not taken", __func__,
+		    a->svc->name, a->conf->name, (unsigned long long)value);
+		return;
+	}
+	pid = (pid_t)value;
+	if (pid == a->main_pid)
+		return;
+	act_main_clear(a);
+	if (pid == a->pid) {
+		a->main_pid = pid;	/* the first process: watched anyway */
+		return;
+	}
+	if ((fd = (int)syscall(SYS_pidfd_open, pid, 0)) == -1) {
+		log_warn("%s/%s: MAINPID %d", a->svc->name, a->conf->name,
+		    (int)pid);
+		return;
+	}
+	pfd.fd = fd;
+	pfd.events = POLLIN;
+	pfd.revents = 0;
+	if (proc_stat(pid, NULL, &pgid, NULL, NULL, 0) == -1 ||
+	    pgid != a->pgid || poll(&pfd, 1, 0) != 0) {
+		log_warnx("%s/%s: MAINPID %d is not a live process of the "
+		    "action's group %d, ignored", a->svc->name, a->conf->name,
+		    (int)pid, (int)a->pgid);
+		close(fd);
+		return;
+	}
+	a->main_pidfd = fd;
+	a->main_pid = pid;
+	if ((a->ev_main = event_new(pt.base, fd, EV_READ, act_main_exited,
+	    a)) == NULL || event_add(a->ev_main, NULL) == -1)
+		fatalx("%s: event", __func__);
+	log_info("%s/%s: main process %d", a->svc->name, a->conf->name,
+	    (int)pid);
+}
+
+/* RELOADING=1 (on 1) until the next READY=1 (on 0). */
+static void
+act_reloading(struct act *a, int on)
+{
+	if (on && !a->reloading && a->state == AS_RUNNING) {
+		a->reloading = 1;
+		act_set(a, AS_RUNNING, "reloading");
+	} else if (!on && a->reloading) {
+		a->reloading = 0;
+		if (a->state == AS_RUNNING)
+			act_set(a, AS_RUNNING, NULL);
+	} else
+		return;
+	svc_update(a->svc);
+}
+
 void
 act_notify(const struct m_notify *n)
 {
@@ -970,6 +1090,12 @@ act_notify(const struct m_notify *n)
 	if ((a = act_find_ref(&n->ref, 1)) == NULL || a->pid == 0)
 		return;
 	switch (n->what) {
+	case NOTIFY_MAINPID:
+		act_main_set(a, n->value);
+		break;
+	case NOTIFY_RELOADING:
+		act_reloading(a, n->value != 0);
+		break;
 	case NOTIFY_STATUS:
 		strlcpy(a->status_text, n->text, sizeof(a->status_text));
 		act_store(a);	/* kept across a restart of herod */
@@ -1209,8 +1335,15 @@ svc_compute(struct svc *s, char *reason, size_t len)
 			return SS_STOPPED;
 		}
 	}
-	if (!svc_problem(s, reason, len))
+	if (!svc_problem(s, reason, len)) {
+		for (i = 0; i < s->nacts; i++)
+			if (s->acts[i].reloading) {
+				snprintf(reason, len, "%s reloading",
+				    s->acts[i].conf->name);
+				break;
+			}
 		return SS_RUNNING;
+	}
 	return s->was_running ? SS_DEGRADED : SS_STARTING;
 }
 

@@ -67,7 +67,9 @@ struct nfacts {
 	int		 has_status;
 	int		 has_errno;
 	int		 has_extend;
+	int		 reloading;
 	int		 errnum;
+	pid_t		 mainpid;	/* 0: not said */
 	uint64_t	 extend_us;
 	char		 status[REASON_BUF];
 };
@@ -120,6 +122,9 @@ struct watch {
 	struct event		*rev;
 	/* notify */
 	int			 stopping;
+	int			 reloading;	/* RELOADING=1 until READY=1 */
+	int			 say_ready;	/* adopted: pass on a READY=1 */
+	pid_t			 mainpid;	/* last MAINPID= passed on */
 	int			 errnum;
 	char			 status[REASON_BUF];
 	int64_t			 rate_start_ms;
@@ -448,6 +453,14 @@ facts_parse(struct nfacts *f, char *buf)
 		} else if (strcmp(line, "STOPPING") == 0) {
 			if (strcmp(v, "1") == 0)
 				f->stopping = 1;
+		} else if (strcmp(line, "RELOADING") == 0) {
+			if (strcmp(v, "1") == 0)
+				f->reloading = 1;
+		} else if (strcmp(line, "MAINPID") == 0) {
+			/* checked again by the parent, which trusts no pid */
+			n = (int)strtonum(v, 2, INT_MAX, &errstr);
+			if (errstr == NULL)
+				f->mainpid = n;
 		} else if (strcmp(line, "ERRNO") == 0) {
 			n = (int)strtonum(v, 0, INT_MAX, &errstr);
 			/* a bad value changes nothing, not even an earlier one */
@@ -470,7 +483,7 @@ facts_parse(struct nfacts *f, char *buf)
 			else if (strcmp(v, "trigger") == 0)
 				f->watchdog_trigger = 1;
 		}
-		/* MAINPID, BARRIER, FDSTORE, ...: nothing to do */
+		/* BARRIER, FDSTORE, MONOTONIC_USEC, ...: nothing to do */
 	}
 }
 
@@ -480,6 +493,9 @@ facts_merge(struct nfacts *a, const struct nfacts *b)
 {
 	a->ready |= b->ready;
 	a->stopping |= b->stopping;
+	a->reloading |= b->reloading;
+	if (b->mainpid != 0)
+		a->mainpid = b->mainpid;
 	a->watchdog |= b->watchdog;
 	a->watchdog_trigger |= b->watchdog_trigger;
 	if (b->has_status) {
@@ -501,7 +517,7 @@ watchdog_arm(struct watch *w)
 {
 	struct timeval	 tv;
 
-	if (w->watchdog_ms == 0)
+	if (w->watchdog_ms == 0 || w->reloading)
 		return;
 	if (w->wd == NULL &&
 	    (w->wd = evtimer_new(prober_base, watchdog_fired, w)) == NULL)
@@ -532,6 +548,30 @@ watchdog_fired(int fd, short ev, void *arg)
 	watchdog_missed(arg);
 }
 
+/*
+ * MAINPID=: passed on for a process of the instance's process group only
+ * (the parent checks it again, with a pidfd).
+ */
+static void
+mainpid_apply(struct watch *w, pid_t pid)
+{
+	pid_t	 ppid, pgid;
+
+	if (pid == w->mainpid)
+		return;
+	if (w->pgid <= 0 || proc_parents(pid, &ppid, &pgid) == -1 ||
+	    pgid != w->pgid) {
+		if (ratelim_ok(&rl_notify, __func__))
+			log_warnx("%s: %s/%s: MAINPID=%d is not a process of "
+			    "its group %d, ignored", __func__,
+			    w->ref.service, w->ref.action, (int)pid,
+			    (int)w->pgid);
+		return;
+	}
+	w->mainpid = pid;
+	send_notify(w, NOTIFY_MAINPID, (uint64_t)pid, NULL);
+}
+
 static void
 facts_apply(struct watch *w, const struct nfacts *f)
 {
@@ -551,8 +591,25 @@ facts_apply(struct watch *w, const struct nfacts *f)
 		w->stopping = 1;
 		send_notify(w, NOTIFY_STOPPING, 0, NULL);
 	}
+	if (f->mainpid != 0)
+		mainpid_apply(w, f->mainpid);
+	/* Type=notify-reload: RELOADING=1 until the next READY=1 */
+	if (f->reloading && w->ready && !w->reloading && !w->stopping) {
+		w->reloading = 1;
+		if (w->wd != NULL)
+			evtimer_del(w->wd);	/* not counted meanwhile */
+		send_notify(w, NOTIFY_RELOADING, 1, NULL);
+	}
 	if (f->ready && !w->ready)
 		send_ready(w, 1, "");
+	else if (f->ready && (w->reloading || w->say_ready)) {
+		/* a reload ended (or one the parent may still show) */
+		w->reloading = 0;
+		w->say_ready = 0;
+		w->wd_last_ms = now_ms();
+		watchdog_arm(w);
+		send_notify(w, NOTIFY_RELOADING, 0, NULL);
+	}
 	if (f->watchdog && w->watchdog_ms > 0) {
 		now = now_ms();
 		w->wd_last_ms = now;
@@ -1018,6 +1075,8 @@ ready_watch(const struct m_watch *mw)
 		break;
 	case READY_NOTIFY:
 		w->watchdog_ms = mw->watchdog_ms;
+		/* herod or the prober restarted: a reload may be shown */
+		w->say_ready = mw->adopted != 0;
 		if ((ns = nsock_find(w->ref.service, w->ref.action)) == NULL ||
 		    ns->fd == -1)
 			log_warnx("%s: %s/%s: no notify socket", __func__,

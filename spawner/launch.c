@@ -228,6 +228,25 @@ child_exec(struct launch *l)
 		errno = EACCES;
 }
 
+/*
+ * Child: its own pid, in decimal, into the space build_env() left for it
+ * (WATCHDOG_PID=, as sd_watchdog_enabled(3) compares it with getpid()).
+ */
+static void
+child_pid_env(char *p)
+{
+	char	 d[16];
+	long	 pid = syscall(SYS_getpid);
+	int	 n = 0;
+
+	do
+		d[n++] = (char)('0' + pid % 10);
+	while ((pid /= 10) > 0 && n < (int)sizeof(d));
+	while (n > 0)
+		*p++ = d[--n];
+	*p = '\0';
+}
+
 static int
 child_main(void *arg)
 {
@@ -243,6 +262,8 @@ child_main(void *arg)
 	sigemptyset(&set);
 	sigprocmask(SIG_SETMASK, &set, NULL);
 	setsid();
+	if (l->pid_env != NULL)
+		child_pid_env(l->pid_env);
 	l->stage = LAUNCH_ST_FDS;
 	if (child_fds(l) == -1)
 		goto fail;

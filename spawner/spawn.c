@@ -50,7 +50,12 @@ struct spawn_ctx {
 	struct cred	  cred;
 	int		  outfd, errfd;		/* fifo write ends */
 	int		  readyw;		/* ready pipe write end */
+	char		 *pid_env;		/* WATCHDOG_PID's value */
 };
+
+/* room for the digits of any pid, written by the child (launch.c) */
+#define PID_ENV_ROOM	"            "
+
 
 static int	 spawn_nullfd = -1;
 
@@ -247,9 +252,15 @@ env_add(struct spawn_ctx *ctx, const char *key, const char *val)
 	return 0;
 }
 
+/*
+ * The environment of an action (inst: its instance, not an exec probe).
+ * The watchdog's variables are set last, over any of env: WATCHDOG_PID
+ * is the pid of the child, known only to the child, which writes it into
+ * the room left here before it executes the program.
+ */
 static int
 build_env(struct spawn_ctx *ctx, const struct m_ref *ref,
-    struct action_conf *ac, const char *sockdir)
+    struct action_conf *ac, const char *sockdir, int inst)
 {
 	char		 buf[PATH_MAX + 32], *v;
 	const char	*p;
@@ -295,9 +306,19 @@ build_env(struct spawn_ctx *ctx, const struct m_ref *ref,
 		}
 		free(v);
 	}
-	for (i = 0; i < ctx->nenv; i++)
+	if (inst && ac->ready_mode == READY_NOTIFY && ac->watchdog_ms > 0) {
+		snprintf(buf, sizeof(buf), "%llu",
+		    (unsigned long long)ac->watchdog_ms * 1000);
+		if (env_add(ctx, "WATCHDOG_USEC", buf) == -1 ||
+		    env_add(ctx, "WATCHDOG_PID", PID_ENV_ROOM) == -1)
+			return -1;
+	}
+	for (i = 0; i < ctx->nenv; i++) {
 		if (strncmp(ctx->envp[i], "PATH=", 5) == 0)
 			ctx->path = ctx->envp[i] + 5;
+		if (inst && strncmp(ctx->envp[i], "WATCHDOG_PID=", 13) == 0)
+			ctx->pid_env = ctx->envp[i] + 13;
+	}
 	return 0;
 }
 
@@ -667,7 +688,7 @@ spawn_do(struct inst *in)
 		return;
 	}
 	if (build_argv(&ctx, &ref, &ac->exec, sockdir) == -1 ||
-	    build_env(&ctx, &ref, ac, sockdir) == -1)
+	    build_env(&ctx, &ref, ac, sockdir, 1) == -1)
 		goto syserr;
 	if ((fdir = spawn_fifo_dir_open()) == -1)
 		goto syserr;
@@ -695,6 +716,7 @@ spawn_do(struct inst *in)
 	l.extra_target = ac->ready_fd;
 	l.rlimits = ac->rlimits;
 	l.nrlimits = ac->nrlimits;
+	l.pid_env = ctx.pid_env;
 	if ((pid = launch(&l)) == -1)
 		goto syserr;
 	ctx_free(&ctx);
@@ -903,7 +925,7 @@ execprobe_run(const struct m_exec_probe *req)
 	}
 	if (spawn_paths(&ref, "sockdir", sockdir, sizeof(sockdir)) == -1 ||
 	    build_argv(&ctx, &ref, &pc->exec, sockdir) == -1 ||
-	    build_env(&ctx, &ref, ac, sockdir) == -1) {
+	    build_env(&ctx, &ref, ac, sockdir, 0) == -1) {
 		ctx_free(&ctx);
 		execprobe_reply(&tmp, 0, "cannot prepare exec probe");
 		return;

@@ -79,6 +79,7 @@ struct launch {
 	const char		*workdir;	/* NULL: stay */
 	int			 maxfd;		/* close up to, w/o close_range */
 	int			 chdir_fallback; /* workdir failing: "/" */
+	char			*pid_env;	/* the child writes its pid here */
 	struct sockaddr_un	 connect_to;	/* launch_connect() */
 	volatile int		 sock;		/* its connected socket */
 	/* written by the child before it exits 127 */

@@ -43,7 +43,7 @@ SERVICE_KEYS = {"name", "description", "state", "reason", "actions",
                 "probes", "logs_dropped"}
 ACTION_KEYS = {"name", "kind", "state", "pid", "job_id", "restart_count",
                "uptime_ms", "ready", "status", "reason", "logs_written",
-               "logs_dropped", "exit_status"}
+               "logs_dropped", "main_pid", "exit_status"}
 PROBE_KEYS = {"name", "ok", "consecutive_failures", "last_error"}
 EXIT_TIMEOUT = 6
 

@@ -2,8 +2,10 @@
  * notifier: a readiness test service for herod's integration tests.
  *
  * usage: notifier --mode file|notify|fd|none [--delay-ms N] [--fd N]
- *                 [--watchdog-ms N] [--status TEXT]
+ *                 [--watchdog-ms N|env] [--status TEXT]
  *                 [--stop-watchdog-after-ms N] [--exit-after-ms N]
+ *                 [--env-file PATH] [--mainpid child|N]
+ *                 [--reload-ms N]
  *
  * Sleeps --delay-ms, then signals readiness:
  *   file    creates $HERO_READY_FILE
@@ -16,6 +18,17 @@
  * watchdog_ms/3, and stops doing so --stop-watchdog-after-ms after it
  * started (counted from program start).  On SIGTERM it sends STOPPING=1
  * (notify mode) and exits 0.
+ *
+ * sd_notify drop-in checks:
+ *   --watchdog-ms env  the interval is $WATCHDOG_USEC, used only when
+ *                      $WATCHDOG_PID is unset or this pid, as
+ *                      sd_watchdog_enabled(3) does; else no WATCHDOG=1
+ *   --env-file PATH    writes "WATCHDOG_USEC=.. WATCHDOG_PID=.. pid=.."
+ *   --mainpid child    forks a child (same process group) that sleeps,
+ *                      and sends MAINPID=child with READY=1;
+ *                      --mainpid N sends MAINPID=N
+ *   --reload-ms N      on SIGHUP: RELOADING=1, N ms without WATCHDOG=1,
+ *                      then READY=1 (Type=notify-reload)
  */
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -25,7 +38,7 @@
 
 #include "srvutil.h"
 
-static volatile sig_atomic_t	 term;
+static volatile sig_atomic_t	 term, hup;
 
 static void
 on_term(int sig)
@@ -35,11 +48,19 @@ on_term(int sig)
 }
 
 static void
+on_hup(int sig)
+{
+	(void)sig;
+	hup = 1;
+}
+
+static void
 usage(void)
 {
 	fprintf(stderr, "usage: notifier --mode file|notify|fd|none "
 	    "[--delay-ms N] [--fd N] [--watchdog-ms N] [--status TEXT] "
-	    "[--stop-watchdog-after-ms N] [--exit-after-ms N]\n");
+	    "[--stop-watchdog-after-ms N] [--exit-after-ms N] "
+	    "[--env-file PATH] [--mainpid child|N] [--reload-ms N]\n");
 	exit(2);
 }
 
@@ -95,10 +116,14 @@ main(int argc, char *argv[])
 {
 	struct sigaction	 sa;
 	const char		*mode = NULL, *status = NULL, *rf;
-	char			 msg[1024];
+	const char		*env_file = NULL, *mainpid = NULL, *wd_arg;
+	const char		*e_usec, *e_pid;
+	char			 msg[1024], mp[64];
 	long			 delay_ms = 0, wd_ms = 0, stop_wd_ms = -1;
-	long			 exit_ms = -1;
-	long long		 start, now, next_wd;
+	long			 exit_ms = -1, reload_ms = -1;
+	long long		 start, now, next_wd, reload_end = -1;
+	pid_t			 child = -1;
+	FILE			*f;
 	int			 i, fd = 3;
 
 	for (i = 1; i < argc; i++) {
@@ -110,8 +135,21 @@ main(int argc, char *argv[])
 			delay_ms = atol(argv[++i]);
 		else if (strcmp(argv[i], "--fd") == 0)
 			fd = atoi(argv[++i]);
-		else if (strcmp(argv[i], "--watchdog-ms") == 0)
-			wd_ms = atol(argv[++i]);
+		else if (strcmp(argv[i], "--watchdog-ms") == 0) {
+			wd_arg = argv[++i];
+			e_usec = getenv("WATCHDOG_USEC");
+			e_pid = getenv("WATCHDOG_PID");
+			if (strcmp(wd_arg, "env") != 0)
+				wd_ms = atol(wd_arg);
+			else if (e_usec != NULL && (e_pid == NULL ||
+			    atol(e_pid) == (long)getpid()))
+				wd_ms = atol(e_usec) / 1000;
+		} else if (strcmp(argv[i], "--env-file") == 0)
+			env_file = argv[++i];
+		else if (strcmp(argv[i], "--mainpid") == 0)
+			mainpid = argv[++i];
+		else if (strcmp(argv[i], "--reload-ms") == 0)
+			reload_ms = atol(argv[++i]);
 		else if (strcmp(argv[i], "--status") == 0)
 			status = argv[++i];
 		else if (strcmp(argv[i], "--stop-watchdog-after-ms") == 0)
@@ -127,8 +165,30 @@ main(int argc, char *argv[])
 	sa.sa_handler = on_term;
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
+	sa.sa_handler = on_hup;
+	sigaction(SIGHUP, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
 	start = mono_ms();
+	if (env_file != NULL) {
+		e_usec = getenv("WATCHDOG_USEC");
+		e_pid = getenv("WATCHDOG_PID");
+		if ((f = fopen(env_file, "w")) == NULL)
+			err(1, "%s", env_file);
+		fprintf(f, "WATCHDOG_USEC=%s WATCHDOG_PID=%s pid=%d\n",
+		    e_usec ? e_usec : "-", e_pid ? e_pid : "-", (int)getpid());
+		fclose(f);
+	}
+	mp[0] = '\0';
+	if (mainpid != NULL && strcmp(mainpid, "child") == 0) {
+		if ((child = fork()) == -1)
+			err(1, "fork");
+		if (child == 0) {
+			for (;;)
+				pause();
+		}
+		snprintf(mp, sizeof(mp), "\nMAINPID=%d", (int)child);
+	} else if (mainpid != NULL)
+		snprintf(mp, sizeof(mp), "\nMAINPID=%s", mainpid);
 
 	srv_sleep_ms(delay_ms);
 	if (strcmp(mode, "file") == 0) {
@@ -136,9 +196,9 @@ main(int argc, char *argv[])
 			errx(1, "HERO_READY_FILE not set");
 		srv_touch(rf);
 	} else if (strcmp(mode, "notify") == 0) {
-		snprintf(msg, sizeof(msg), "READY=1%s%s",
+		snprintf(msg, sizeof(msg), "READY=1%s%s%s",
 		    status != NULL ? "\nSTATUS=" : "",
-		    status != NULL ? status : "");
+		    status != NULL ? status : "", mp);
 		if (notify(msg) == -1)
 			exit(1);
 	} else if (strcmp(mode, "fd") == 0) {
@@ -155,7 +215,21 @@ main(int argc, char *argv[])
 		now = mono_ms();
 		if (exit_ms >= 0 && now - start >= exit_ms)
 			break;
-		if (wd_ms > 0 && now >= next_wd &&
+		if (hup && reload_ms >= 0 && reload_end < 0) {
+			hup = 0;
+			notify("RELOADING=1");
+			printf("reloading\n");
+			fflush(stdout);
+			reload_end = now + reload_ms;
+		}
+		if (reload_end >= 0 && now >= reload_end) {
+			reload_end = -1;
+			notify("READY=1");
+			printf("reloaded\n");
+			fflush(stdout);
+			next_wd = now;
+		}
+		if (wd_ms > 0 && now >= next_wd && reload_end < 0 &&
 		    (stop_wd_ms < 0 || now - start < stop_wd_ms)) {
 			notify("WATCHDOG=1");
 			next_wd = now + (wd_ms / 3 > 0 ? wd_ms / 3 : 1);
@@ -165,5 +239,7 @@ main(int argc, char *argv[])
 	}
 	if (term && strcmp(mode, "notify") == 0)
 		notify("STOPPING=1");
+	if (child > 0)
+		kill(child, SIGKILL);
 	return 0;
 }
