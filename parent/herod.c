@@ -553,7 +553,7 @@ static void
 herod_lock(void)
 {
 	const char	*dirs[2] = { herod_env.statedir, herod_env.rundir };
-	struct stat	 sb, first;
+	struct stat	 sb, first = { 0 };
 	pid_t		 pid;
 	int		 i, fd;
 
