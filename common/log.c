@@ -1,8 +1,12 @@
 /*
- * herod logging: one line per call, to stderr with a timestamp in the
- * foreground (-d), to syslog(3) otherwise.
+ * herod logging: one line per call, to syslog(3) when detached and the
+ * host has a syslog socket, else to stderr with a timestamp (always in
+ * the foreground, -d).
  */
+#include <sys/stat.h>
+
 #include <errno.h>
+#include <paths.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,11 +24,28 @@ static char	 log_proc[32] = "herod";
 void
 log_init(int foreground, int verbose)
 {
-	log_foreground = foreground;
+	struct stat	 sb;
+
 	log_verbose = verbose;
-	if (!foreground)
+	/* without a syslog daemon, syslog(3) would drop every line */
+	log_foreground = foreground || stat(_PATH_LOG, &sb) == -1 ||
+	    !S_ISSOCK(sb.st_mode);
+	if (!log_foreground)
 		openlog("herod", LOG_PID | LOG_NDELAY, LOG_DAEMON);
 	tzset();
+}
+
+int
+log_to_syslog(void)
+{
+	return !log_foreground;
+}
+
+const char *
+log_where(void)
+{
+	return log_foreground ? "standard error" :
+	    "syslog (" _PATH_LOG ", facility daemon)";
 }
 
 void

@@ -21,6 +21,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "build_config.h"
 #include "ctl.h"
 #include "msg.h"
 #include "heroctl.h"
@@ -30,7 +31,7 @@
 #define HEROD_VERSION	"unknown"
 #endif
 
-#define SYS_SOCK	"/run/herod/herod.sock"
+#define SYS_SOCK	HEROD_RUNDIR "/herod.sock"
 /* Largest message accepted from herod: a data chunk with room to spare. */
 #define CHAN_MAXPAYLOAD	(2 * CTL_DATA_CHUNK)
 #define BOUND_DEFAULT_S	30	/* -t: herod's answer, connect included */

@@ -43,6 +43,7 @@
 #include <event2/event.h>
 #include <yajl/yajl_gen.h>
 
+#include "build_config.h"
 #include "herod.h"
 #include "log.h"
 #include "msg.h"
@@ -605,6 +606,7 @@ control_state_changed(struct svc *changed)
 {
 	struct client	*c, *next;
 
+	herod_status_changed();
 	TAILQ_FOREACH_SAFE(c, &clients, entry, next)
 		if (!c->done && c->waiting)
 			wait_check(c);
@@ -813,6 +815,11 @@ cmd_simple(struct client *c, int cmd)
 	if (cmd == CTL_VERSION_CMD) {
 		gen_kv(g, "version", HEROD_VERSION);
 		gen_kint(g, "protocol", CTL_VERSION);
+		gen_kv(g, "build", HEROD_BUILDTYPE);
+		gen_kv(g, "mode", herod_env.sysmode ? "system" : "user");
+		gen_kv(g, "confdir", herod_env.confdir);
+		gen_kv(g, "statedir", herod_env.statedir);
+		gen_kv(g, "rundir", herod_env.rundir);
 	} else {
 		gen_str(g, "shutdown");
 		yajl_gen_bool(g, 1);
@@ -826,6 +833,7 @@ cmd_simple(struct client *c, int cmd)
 		    ", services keep running" : "");
 		pt.shutting_down = 1;
 		pt.keep_services = keep;
+		herod_stopping();
 		svc_stop_all();
 	}
 }
@@ -981,6 +989,7 @@ control_started(void)
 	TAILQ_FOREACH_SAFE(c, &clients, entry, next)
 		if (!c->done && c->deferred != NULL)
 			client_run(c, c->deferred, c->deferred_len);
+	herod_ready();
 }
 
 /*

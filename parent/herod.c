@@ -3,8 +3,10 @@
  * paths, starts the workers, owns the control socket and the service
  * state machine.  "herod -W NAME" runs a worker instead (re-exec).
  */
+#include <sys/file.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <sys/types.h>
 #include <sys/wait.h>
 
@@ -14,31 +16,41 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <limits.h>
+#include <paths.h>
 #include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <syslog.h>
 #include <unistd.h>
 
 #include <event2/event.h>
 
+#include "build_config.h"
 #include "herod.h"
 #include "log.h"
 #include "msg.h"
 #include "parent.h"
+#include "sdnotify.h"
 #include "util.h"
 
 struct herod_env	 herod_env;
 struct parent		 pt;
 
 static struct event	*ev_sigs[7];
+static struct event	*ev_status;		/* STATUS= to the manager */
 static int		 start_pipe = -1;	/* to the waiting launcher */
+static int		 keep_stderr;		/* the log goes there */
+static int		 lock_fd[2] = { -1, -1 };	/* state, run */
+static int		 pidfile_made;
+
+#define PIDFILE		"herod.pid"
 
 __attribute__((noreturn)) static void
 usage(void)
 {
-	fprintf(stderr, "usage: herod [-dnv] [-c confdir] [-s statedir] "
+	fprintf(stderr, "usage: herod [-dnVv] [-c confdir] [-s statedir] "
 	    "[-r rundir] [-u user] [-G group]\n");
 	exit(2);
 }
@@ -112,12 +124,11 @@ env_setup(const char *c, const char *s, const char *r, const char *u,
 
 	herod_env.sysmode = geteuid() == 0;
 	path_default(herod_env.confdir, sizeof(herod_env.confdir), c,
-	    "/etc/herod/services", "XDG_CONFIG_HOME",
-	    ".config/herod/services", 0);
+	    HEROD_CONFDIR, "XDG_CONFIG_HOME", ".config/herod/services", 0);
 	path_default(herod_env.statedir, sizeof(herod_env.statedir), s,
-	    "/var/lib/herod", "XDG_STATE_HOME", ".local/state/herod", 0);
+	    HEROD_STATEDIR, "XDG_STATE_HOME", ".local/state/herod", 0);
 	path_default(herod_env.rundir, sizeof(herod_env.rundir), r,
-	    "/run/herod", "XDG_RUNTIME_DIR", NULL, 1);
+	    HEROD_RUNDIR, "XDG_RUNTIME_DIR", NULL, 1);
 	path_absolute(herod_env.confdir, sizeof(herod_env.confdir),
 	    "service directory");
 	path_absolute(herod_env.statedir, sizeof(herod_env.statedir),
@@ -138,7 +149,7 @@ env_setup(const char *c, const char *s, const char *r, const char *u,
 		return;
 	}
 	if (u == NULL)
-		u = "_herod";
+		u = HEROD_USER;
 	if ((pw = getpwnam(u)) == NULL)
 		errx(1, "worker user %s does not exist (create it, or pick "
 		    "another with -u)", u);
@@ -499,6 +510,177 @@ parent_pid_export(void)
 		    "SIGINT and SIGPWR stop all services");
 }
 
+/*
+ * Who holds the flock(2) on the directory open as fd: its line in
+ * /proc/locks ("1: FLOCK  ADVISORY  WRITE PID MAJ:MIN:INODE 0 EOF").
+ */
+static pid_t
+lock_holder(int fd)
+{
+	struct stat	 sb;
+	FILE		*f;
+	char		 line[256], kind[16];
+	unsigned int	 maj, mnr;
+	unsigned long	 ino;
+	int		 pid, found = -1;
+
+	if (fstat(fd, &sb) == -1 || (f = fopen("/proc/locks", "re")) == NULL)
+		return -1;
+	while (fgets(line, sizeof(line), f) != NULL) {
+		if (sscanf(line, "%*d: %15s %*s %*s %d %x:%x:%lu", kind, &pid,
+		    &maj, &mnr, &ino) != 5 || strcmp(kind, "FLOCK") != 0)
+			continue;
+		if (maj == major(sb.st_dev) && mnr == minor(sb.st_dev) &&
+		    ino == sb.st_ino && pid > 0) {
+			found = pid;
+			break;
+		}
+	}
+	fclose(f);
+	return found;
+}
+
+/*
+ * One herod per state directory and per run directory: an exclusive
+ * flock(2) on each directory itself (nothing is created in the worker
+ * user's state directory), held until herod exits.  Taken after
+ * detaching, so that the lock names the daemon; refused with the
+ * holder's pid on stderr, exit 1.  Then RUNDIR/herod.pid, for rc
+ * scripts: the run directory is root's (or the user's), so the name
+ * is ours, and it is opened without following a link.
+ */
+static void
+herod_lock(void)
+{
+	const char	*dirs[2] = { herod_env.statedir, herod_env.rundir };
+	struct stat	 sb, first = { 0 };
+	pid_t		 pid;
+	int		 i, fd;
+
+	for (i = 0; i < 2; i++) {
+		fd = open(dirs[i], O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+		    O_CLOEXEC);
+		if (fd == -1 || fstat(fd, &sb) == -1)
+			err(1, "%s", dirs[i]);
+		if (i == 1 && sb.st_dev == first.st_dev &&
+		    sb.st_ino == first.st_ino) {
+			lock_fd[i] = fd;	/* locked already */
+			break;
+		}
+		first = sb;
+		if (flock(fd, LOCK_EX | LOCK_NB) == -1) {
+			if (errno != EWOULDBLOCK)
+				err(1, "flock %s", dirs[i]);
+			if ((pid = lock_holder(fd)) > 0)
+				fprintf(stderr, "herod already running (pid "
+				    "%d): %s is in use\n", (int)pid, dirs[i]);
+			else
+				fprintf(stderr, "herod already running: %s is "
+				    "in use\n", dirs[i]);
+			exit(1);
+		}
+		lock_fd[i] = fd;
+	}
+	fd = openat(lock_fd[1], PIDFILE, O_WRONLY | O_CREAT | O_NOFOLLOW |
+	    O_NONBLOCK | O_CLOEXEC, 0644);
+	if (fd == -1 || fstat(fd, &sb) == -1)
+		err(1, "%s/%s", herod_env.rundir, PIDFILE);
+	if (!S_ISREG(sb.st_mode) || sb.st_nlink != 1 ||
+	    sb.st_uid != geteuid())
+		errx(1, "%s/%s is not a regular file of ours with one link: "
+		    "remove it", herod_env.rundir, PIDFILE);
+	if (ftruncate(fd, 0) == -1 || dprintf(fd, "%d\n", (int)getpid()) < 0)
+		err(1, "%s/%s", herod_env.rundir, PIDFILE);
+	close(fd);
+	pidfile_made = 1;
+}
+
+static void
+herod_unlock(void)
+{
+	if (pidfile_made && lock_fd[1] != -1)
+		(void)unlinkat(lock_fd[1], PIDFILE, 0);
+	pidfile_made = 0;
+}
+
+/* "N services: R running, F failed" for STATUS=. */
+static void
+status_text(char *buf, size_t len)
+{
+	struct svc	*s;
+	size_t		 n[SS_MAX], i;
+	const char	*sep = ": ";
+	int		 w;
+
+	memset(n, 0, sizeof(n));
+	RB_FOREACH(s, svc_tree, &pt.svcs)
+		if ((size_t)s->state < SS_MAX)
+			n[s->state]++;
+	w = snprintf(buf, len, "%s%zu services", pt.shutting_down ?
+	    "stopping, " : "", pt.nsvcs);
+	for (i = 0; i < SS_MAX; i++) {
+		if (n[i] == 0)
+			continue;
+		if (w < 0 || (size_t)w >= len)
+			break;
+		w += snprintf(buf + w, len - w, "%s%zu %s", sep, n[i],
+		    service_state_name((enum service_state)i));
+		sep = ", ";
+	}
+}
+
+static void
+status_cb(int fd, short ev, void *arg)
+{
+	char	 buf[512];
+
+	(void)strlcpy(buf, "STATUS=", sizeof(buf));
+	status_text(buf + 7, sizeof(buf) - 7);
+	(void)sdnotify_send(buf);
+}
+
+/* Workers up, services started or adopted: READY=1. */
+void
+herod_ready(void)
+{
+	char	 buf[512];
+
+	if (!sdnotify_enabled())
+		return;
+	(void)strlcpy(buf, "READY=1\nSTATUS=", sizeof(buf));
+	status_text(buf + 15, sizeof(buf) - 15);
+	if (sdnotify_send(buf) == -1)
+		log_warn("%s: READY=1 to NOTIFY_SOCKET", __func__);
+	else
+		log_info("told the service manager: READY=1");
+}
+
+void
+herod_stopping(void)
+{
+	if (!sdnotify_enabled())
+		return;
+	if (sdnotify_send(pt.keep_services ? "STOPPING=1\nSTATUS=exiting, "
+	    "services keep running" : "STOPPING=1\nSTATUS=stopping all "
+	    "services") == -1)
+		log_warn("%s: STOPPING=1 to NOTIFY_SOCKET", __func__);
+}
+
+/* A service changed state: STATUS= within 200 ms, once per burst. */
+void
+herod_status_changed(void)
+{
+	struct timeval	 tv = { 0, 200000 };
+
+	if (!sdnotify_enabled() || !pt.started || pt.base == NULL)
+		return;
+	if (ev_status == NULL &&
+	    (ev_status = evtimer_new(pt.base, status_cb, NULL)) == NULL)
+		return;
+	if (!evtimer_pending(ev_status, NULL))
+		evtimer_add(ev_status, &tv);
+}
+
 static void
 sig_cb(int sig, short ev, void *arg)
 {
@@ -517,12 +699,14 @@ sig_cb(int sig, short ev, void *arg)
 		log_info("%s: stopping all services, then exiting",
 		    strsignal(sig));
 		pt.shutting_down = 1;
+		herod_stopping();
 		svc_stop_all();
 		break;
 	case SIGUSR1:
 		log_info("SIGUSR1: exiting, services keep running");
 		pt.shutting_down = 1;
 		pt.keep_services = 1;
+		herod_stopping();
 		svc_stop_all();
 		break;
 	case SIGCHLD:
@@ -557,9 +741,10 @@ signals_init(void)
 static void
 daemonize(void)
 {
-	int	 fd, p[2];
-	char	 c;
-	ssize_t	 n;
+	struct stat	 sb;
+	int		 fd, p[2];
+	char		 c;
+	ssize_t		 n;
 
 	if (pipe2(p, O_CLOEXEC) == -1)
 		err(1, "pipe");
@@ -578,6 +763,20 @@ daemonize(void)
 	start_pipe = p[1];
 	if (setsid() == -1)
 		err(1, "setsid");
+	/*
+	 * Without syslog the log stays on stderr, unless it is a pipe or
+	 * a socket: whoever reads it would wait for the daemon's end.
+	 */
+	if (!log_to_syslog()) {
+		if (fstat(2, &sb) == 0 && !S_ISFIFO(sb.st_mode) &&
+		    !S_ISSOCK(sb.st_mode))
+			keep_stderr = 1;
+		else
+			fprintf(stderr, "herod: no syslog socket (%s) and "
+			    "standard error is a pipe: the log is discarded "
+			    "once herod has started (use -d, or send "
+			    "standard error to a file)\n", _PATH_LOG);
+	}
 	if ((fd = open("/dev/null", O_RDWR)) != -1) {
 		dup2(fd, 0);
 		if (fd > 2)
@@ -598,7 +797,8 @@ herod_started(void)
 		return;
 	if ((fd = open("/dev/null", O_RDWR)) != -1) {
 		dup2(fd, 1);
-		dup2(fd, 2);
+		if (!keep_stderr)
+			dup2(fd, 2);
 		if (fd > 2)
 			close(fd);
 	}
@@ -620,9 +820,25 @@ herod_start_failed(const char *why)
 		fprintf(stderr, "herod: %s: not starting (the %s is in the "
 		    "system log; herod -d shows it here)\n", why,
 		    "worker's own message");
+	herod_unlock();
 	control_cleanup();
 	proc_kill_all();
 	exit(1);
+}
+
+/* herod -V: what this binary is and the system-mode paths built in. */
+__attribute__((noreturn)) static void
+version(void)
+{
+	printf("herod %s\n", HEROD_VERSION);
+	printf("build: %s%s\n", HEROD_BUILDTYPE,
+	    HAVE_SECCOMP ? ", seccomp" : ", no seccomp");
+	printf("prefix: %s\n", HEROD_PREFIX);
+	printf("services: %s\n", HEROD_CONFDIR);
+	printf("state: %s\n", HEROD_STATEDIR);
+	printf("run: %s\n", HEROD_RUNDIR);
+	printf("user: %s\n", HEROD_USER);
+	exit(0);
 }
 
 /* herod -W NAME ...: a re-exec'd worker. */
@@ -646,7 +862,7 @@ main(int argc, char *argv[], char *envp[])
 	int		 ch, debug = 0, check = 0, verbose = 0;
 
 	setproctitle_init(argc, argv, envp);
-	while ((ch = getopt(argc, argv, "c:dG:nr:s:u:vW:")) != -1) {
+	while ((ch = getopt(argc, argv, "c:dG:nr:s:u:VvW:")) != -1) {
 		switch (ch) {
 		case 'c': c = optarg; break;
 		case 'd': debug = 1; break;
@@ -655,6 +871,7 @@ main(int argc, char *argv[], char *envp[])
 		case 'r': r = optarg; break;
 		case 's': s = optarg; break;
 		case 'u': u = optarg; break;
+		case 'V': version();
 		case 'v': verbose++; break;
 		case 'W': worker = optarg; break;
 		default: usage();
@@ -662,6 +879,9 @@ main(int argc, char *argv[], char *envp[])
 	}
 	if (optind != argc)
 		usage();
+	/* taken out of the environment before any worker or service */
+	if (worker == NULL && !check)
+		(void)sdnotify_init();
 	env_setup(c, s, r, u, g, check);
 	herod_env.foreground = debug;
 	herod_env.verbose = verbose;
@@ -676,10 +896,12 @@ main(int argc, char *argv[], char *envp[])
 
 	umask(022);
 	dirs_setup();
+	log_init(debug, verbose);
 	if (!debug)
 		daemonize();
-	log_init(debug, verbose);
+	herod_lock();
 	log_procinit("parent");
+	log_info("herod %s: logging to %s", HEROD_VERSION, log_where());
 	setproctitle("parent");
 	signal(SIGPIPE, SIG_IGN);
 	if (prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == -1)
@@ -696,6 +918,7 @@ main(int argc, char *argv[], char *envp[])
 	proc_init(argv[0]);
 	proc_start_all();
 	event_base_dispatch(pt.base);
+	herod_unlock();
 	control_cleanup();
 	log_info("exiting");
 	return 0;

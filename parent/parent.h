@@ -171,8 +171,11 @@ struct proc_info {
 };
 int		 proc_info(enum proc_id, struct proc_info *);
 
-/* herod.c: the end of the start */
+/* herod.c: the end of the start, the service manager told */
 void		 herod_started(void);
+void		 herod_ready(void);
+void		 herod_stopping(void);
+void		 herod_status_changed(void);
 __attribute__((noreturn)) void	herod_start_failed(const char *);
 
 /* svc.c: the state machine */

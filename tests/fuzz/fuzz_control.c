@@ -54,6 +54,9 @@ int proc_info(enum proc_id id, struct proc_info *pi) { return -1; }
 void proc_stop_all(void) { }
 void proc_push_service(struct service_conf *sc) { }
 void proc_push_remove(const char *n) { }
+void herod_ready(void) { }
+void herod_stopping(void) { }
+void herod_status_changed(void) { }
 
 static const char *services[] = {
 	"{\"name\":\"web\",\"actions\":[{\"name\":\"server\","
