@@ -182,7 +182,9 @@ class Sampler(threading.Thread):
             self.samples += 1
             if doc is None:
                 self.unanswered += 1
-                if not any(q[0] <= ts and (q[1] is None or te <= q[1])
+                # a request in flight when herod went down may go
+                # unanswered: the sample overlaps the quiet window
+                if not any(q[0] <= te and (q[1] is None or ts <= q[1])
                            for q in self.quiet):
                     self.violations.append(
                         ("list", ts, "heroctl list did not answer"))
