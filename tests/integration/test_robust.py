@@ -190,8 +190,7 @@ def test_worker_setup_failure_fails_start(h):
             check(secs < bound, "within %d s: %.1f" % (bound, secs))
             check("the store could not set itself up" in out and
                   "before it was ready" in out, "clear error: %r" % out)
-            check(not daemon_pids(h), "nothing left running: %r" %
-                  daemon_pids(h))
+            wait_for(lambda: not daemon_pids(h), 10, "nothing left running")
         check(not pid_alive(web), "no service was started")
     finally:
         os.chmod(db, 0o600)
